@@ -1,0 +1,20 @@
+# corio_apply_options(target): warnings and sanitizers, on targets only.
+function(corio_apply_options target)
+  if(MSVC)
+    target_compile_options(${target} PRIVATE /W4 /permissive-)
+    if(CORIO_WERROR)
+      target_compile_options(${target} PRIVATE /WX)
+    endif()
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+      -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference)
+    if(CORIO_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+  if(CORIO_SANITIZE)
+    target_compile_options(${target} PUBLIC -fsanitize=${CORIO_SANITIZE} -fno-omit-frame-pointer
+      -fno-sanitize-recover=all)
+    target_link_options(${target} PUBLIC -fsanitize=${CORIO_SANITIZE})
+  endif()
+endfunction()

@@ -1,0 +1,11 @@
+// corio/corio.hpp: everything, for applications that want one include.
+#pragma once
+
+#include "corio/net/endpoint.hpp"
+#include "corio/net/tcp_listener.hpp"
+#include "corio/net/tcp_stream.hpp"
+#include "corio/result.hpp"
+#include "corio/runtime.hpp"
+#include "corio/scope.hpp"
+#include "corio/task.hpp"
+#include "corio/time.hpp"

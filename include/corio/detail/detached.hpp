@@ -1,0 +1,33 @@
+// corio/detail/detached.hpp: a coroutine that nobody awaits. The runtime
+// starts it; it frees its own frame when it ends.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+
+namespace corio::detail {
+
+struct detached {
+  struct promise_type {
+    detached get_return_object() noexcept {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    // Bodies catch everything themselves; reaching here is a corio bug.
+    void unhandled_exception() const noexcept { std::terminate(); }
+  };
+  std::coroutine_handle<promise_type> handle;
+};
+
+/// Runs `h` on the calling worker's run queue (`local`) or on the next
+/// worker of its runtime in round-robin order. Only on a worker thread
+/// (see on_worker).
+void schedule_local(std::coroutine_handle<> h) noexcept;
+void schedule_anywhere(std::coroutine_handle<> h) noexcept;
+
+/// True when the calling thread is a worker of any corio runtime.
+bool on_worker() noexcept;
+
+}  // namespace corio::detail

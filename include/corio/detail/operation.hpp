@@ -1,0 +1,51 @@
+// corio/detail/operation.hpp: the header that every overlapped operation
+// starts with, shared by all backends.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+
+namespace corio::detail {
+
+#ifdef _WIN32
+// Same layout as the Win32 OVERLAPPED (checked by static_assert in the IOCP
+// backend), so public headers need not include <windows.h>.
+struct overlapped_storage {
+  std::uintptr_t internal = 0;
+  std::uintptr_t internal_high = 0;
+  void* offset_or_pointer = nullptr;
+  void* event = nullptr;
+};
+#endif
+
+struct operation;
+
+/// The completion that every plain operation uses: resume the waiter.
+inline void resume_waiter(operation* op) noexcept;
+
+/// One in-flight operation. It lives inside the awaiter, so inside the
+/// awaiting coroutine's frame: starting an operation allocates nothing, and
+/// the kernel's completion (io_uring user_data, IOCP lpOverlapped) points
+/// straight back to it.
+struct operation {
+#ifdef _WIN32
+  // First member: the completion packet's lpOverlapped is this address.
+  overlapped_storage overlapped;
+#endif
+  // Called on a worker once the backend has set `res`. Chosen by the
+  // awaiter, never by the backend: plain operations resume the waiter,
+  // cancellable ones first settle the race with a cancel request.
+  void (*complete)(operation*) noexcept = resume_waiter;
+  // The coroutine to resume, exactly once.
+  std::coroutine_handle<> waiter;
+  // >= 0: bytes transferred (or the accepted descriptor); < 0: a negated
+  // error value as the backend defines it (see error_from_result).
+  std::int64_t res = 0;
+  // Backend-private word (io_uring: which result fix-up applies; epoll:
+  // the readiness direction; IOCP: flags).
+  std::uint32_t aux = 0;
+};
+
+inline void resume_waiter(operation* op) noexcept { op->waiter.resume(); }
+
+}  // namespace corio::detail

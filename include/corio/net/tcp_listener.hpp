@@ -1,0 +1,71 @@
+// corio/net/tcp_listener.hpp: a listening TCP socket.
+#pragma once
+
+#include "corio/detail/socket.hpp"
+#include "corio/net/endpoint.hpp"
+#include "corio/net/tcp_stream.hpp"
+#include "corio/result.hpp"
+
+namespace corio::net {
+
+struct listen_options {
+  /// The kernel's queue of connections not yet accepted.
+  int backlog = 1024;
+  /// SO_REUSEADDR (always on POSIX: restart without TIME_WAIT trouble).
+  bool reuse_address = true;
+  /// SO_REUSEPORT: several listeners (processes) share one port. Linux only.
+  bool reuse_port = false;
+};
+
+namespace detail_accept {
+class accept_awaiter {
+ public:
+  explicit accept_awaiter(detail::socket_core* s) noexcept : sock_(s) {}
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    if (!sock_) {
+      not_open_ = true;
+      return false;
+    }
+    op_.waiter = h;
+    return detail::start_accept(op_, *sock_, st_);
+  }
+  /// The accepted stream, or the error.
+  result<tcp_stream> await_resume() noexcept;
+
+ private:
+  detail::operation op_;
+  detail::socket_core* sock_;
+  detail::accept_state st_;
+  bool not_open_ = false;
+};
+}  // namespace detail_accept
+
+/// A socket bound to a local endpoint, accepting connections.
+class tcp_listener {
+ public:
+  tcp_listener() noexcept = default;
+
+  /// Binds and listens. Port 0 picks a free port (see local_endpoint).
+  /// Fails with std::errc::address_in_use when the port is taken.
+  static result<tcp_listener> bind(const endpoint& at, listen_options options = {}) noexcept;
+
+  /// Accepts one connection. Resumes on a worker with the new stream, or an
+  /// error (EMFILE when out of descriptors: the listener stays usable).
+  detail_accept::accept_awaiter accept() noexcept {
+    return detail_accept::accept_awaiter(sock_.get());
+  }
+
+  result<endpoint> local_endpoint() const noexcept;
+  void close() noexcept { sock_.reset(); }
+  bool is_open() const noexcept { return sock_ != nullptr; }
+  detail::native_socket native_handle() const noexcept {
+    return sock_ ? sock_->handle : detail::invalid_socket;
+  }
+
+ private:
+  explicit tcp_listener(detail::socket_ptr s) noexcept : sock_(std::move(s)) {}
+  detail::socket_ptr sock_;
+};
+
+}  // namespace corio::net

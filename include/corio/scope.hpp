@@ -1,0 +1,118 @@
+// corio/scope.hpp: structured lifetimes. A scope spawns child tasks and
+// joins them; nothing it spawned outlives it.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+
+#include "corio/detail/detached.hpp"
+#include "corio/task.hpp"
+
+namespace corio {
+
+/// A task group (nursery). Each child runs on its own; `co_await s.join()`
+/// resumes once every child has finished and its frame has been freed. A
+/// server spawns each connection into a scope, so leaving the server joins
+/// every connection: no global connection table, no frame outliving its
+/// operations (lessons 3 and 4). Spawn and join only from runtime workers.
+/// Destroying a scope whose children are still running is a bug and calls
+/// std::terminate.
+class scope {
+ public:
+  scope() noexcept = default;
+  scope(const scope&) = delete;
+  scope& operator=(const scope&) = delete;
+  ~scope() {
+    if (count_.load(std::memory_order_acquire) != 1) std::terminate();
+  }
+
+  /// Starts `t` as a child on the next worker (round-robin), so a server's
+  /// connections spread over the workers. Returns at once.
+  void spawn(task<void> t) { detail::schedule_anywhere(start(std::move(t))); }
+  /// Starts `t` as a child on the calling worker.
+  void spawn_local(task<void> t) { detail::schedule_local(start(std::move(t))); }
+
+  /// Children spawned and not yet finished.
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed) - 1; }
+
+  /// Awaits every child. Resumes on the worker where the last child ended
+  /// (or at once if none is running), then rethrows the first exception
+  /// that escaped a child, if any. The scope can be reused afterwards.
+  auto join() noexcept {
+    struct awaiter {
+      scope& s;
+      bool await_ready() const noexcept { return s.count_.load(std::memory_order_acquire) == 1; }
+      bool await_suspend(std::coroutine_handle<> h) noexcept {
+        s.joiner_ = h;
+        // The child that brings the count to zero resumes us.
+        if (s.count_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          s.count_.store(1, std::memory_order_relaxed);
+          return false;
+        }
+        return true;
+      }
+      void await_resume() {
+        if (auto e = std::exchange(s.error_, nullptr)) std::rethrow_exception(e);
+      }
+    };
+    return awaiter{*this};
+  }
+
+ private:
+  // Frees the child's frame before telling the scope, so that once join
+  // resumes no child frame is left.
+  struct child_done {
+    scope* s;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> self) noexcept {
+      scope* sc = s;
+      self.destroy();
+      if (sc->count_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        sc->count_.store(1, std::memory_order_relaxed);
+        return sc->joiner_;
+      }
+      return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+
+  struct child {
+    struct promise_type {
+      scope* s;
+      promise_type(scope& sc, task<void>&) noexcept : s(&sc) {}
+      child get_return_object() noexcept {
+        return {std::coroutine_handle<promise_type>::from_promise(*this)};
+      }
+      std::suspend_always initial_suspend() const noexcept { return {}; }
+      child_done final_suspend() const noexcept { return {s}; }
+      void return_void() const noexcept {}
+      void unhandled_exception() noexcept { s->record(std::current_exception()); }
+    };
+    std::coroutine_handle<promise_type> handle;
+  };
+
+  static child run_child(scope&, task<void> t) { co_await std::move(t); }
+
+  std::coroutine_handle<> start(task<void> t) {
+    if (!detail::on_worker()) throw std::logic_error("corio: scope::spawn called off a runtime worker");
+    count_.fetch_add(1, std::memory_order_relaxed);
+    return run_child(*this, std::move(t)).handle;
+  }
+
+  void record(std::exception_ptr e) noexcept {
+    std::lock_guard lock(mu_);
+    if (!error_) error_ = e;
+  }
+
+  // 1 + running children; join() takes the 1 away while it waits.
+  std::atomic<std::size_t> count_{1};
+  std::coroutine_handle<> joiner_;
+  std::mutex mu_;  // guards error_ (children may fail on several workers)
+  std::exception_ptr error_;
+};
+
+}  // namespace corio

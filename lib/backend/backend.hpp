@@ -1,0 +1,85 @@
+// lib/backend/backend.hpp: the contract that every backend (io_uring,
+// epoll, IOCP) implements, once per worker.
+//
+// A worker thread owns one backend object and calls it from that thread
+// only, except for post() and wake(), which any thread may call. Operations
+// are plain structs in the awaiting coroutine's frame (see
+// corio/detail/operation.hpp); a backend finds one from its completion by one
+// cast, never a lookup, and allocates nothing per operation.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "corio/detail/io.hpp"
+#include "corio/result.hpp"
+#include "corio/runtime.hpp"
+
+namespace corio::detail {
+
+class backend {
+ public:
+  virtual ~backend() = default;
+
+  // Called once on the worker thread before anything else (io_uring makes
+  // that thread the ring's single issuer). A failure stops the runtime's
+  // creation with that error.
+  virtual result<void> attach_thread() noexcept { return {}; }
+
+  // Starts an operation for the coroutine in `op.waiter`. Returns true when
+  // it is in flight: later, on a worker, the backend sets `op.res` and calls
+  // `op.complete(&op)` exactly once (the awaiter chose `op.complete`; the
+  // backend never changes it, and may use `op.aux` for itself). Returns
+  // false when it finished now (success inline, or a post that failed:
+  // lesson 2) with `op.res` set; then `op.complete` is never called.
+  // Results: bytes (or the accepted descriptor on POSIX) >= 0; errors as
+  // negated errno values on Linux (see error_from_result per OS).
+  virtual bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept = 0;
+  virtual bool start_connect(operation& op, socket_core& s, const address_storage& to) noexcept = 0;
+  virtual bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept = 0;
+  virtual bool start_send(operation& op, socket_core& s, const void* data,
+                          std::size_t size) noexcept = 0;
+  // Completes with res 0 when the steady clock reaches st.deadline_ns.
+  virtual bool start_timer(operation& op, timer_state& st) noexcept = 0;
+
+  // Asks that `op`, started by this backend and not yet completed, finish
+  // early: its completion then comes as usual through op.complete, with
+  // res = -ECANCELED (IOCP: the equivalent) if the cancel won the race, or
+  // its real result if the operation had already finished in the kernel.
+  // Never completes op inline. Where cancel_from_any_thread() is false the
+  // core calls it only on the worker that started op; otherwise it may come
+  // from any thread, while op's coroutine has not yet resumed.
+  virtual void cancel(operation& op) noexcept = 0;
+  virtual bool cancel_from_any_thread() const noexcept { return false; }
+
+  // Runs the completions that are ready. With `block`, first waits until at
+  // least one completion, post or wake arrives.
+  virtual void poll(bool block) noexcept = 0;
+  // Any thread: makes `h` resume on this backend's worker (on IOCP, on any
+  // worker of the runtime). Never fails: a backend whose native post can
+  // fail keeps the handle in a fallback queue instead of losing it.
+  virtual void post(std::coroutine_handle<> h) noexcept = 0;
+  // Any thread: makes a blocked poll() return soon.
+  virtual void wake() noexcept = 0;
+
+  // Operations started and not yet completed (for tests and shutdown).
+  virtual std::int64_t in_flight() const noexcept = 0;
+};
+
+using backend_set = std::vector<std::unique_ptr<backend>>;
+
+// Each factory makes one backend per worker, or says why it cannot (for
+// io_uring: setup refused with ENOSYS, EPERM or ENOMEM, or an operation
+// corio needs is missing: the runtime then falls back to epoll).
+result<backend_set> make_uring_backends(unsigned count);
+result<backend_set> make_epoll_backends(unsigned count);
+result<backend_set> make_iocp_backends(unsigned count);
+
+// Test hook (lesson 2): the next `n` submissions on any backend fail as a
+// full submission queue would, with std::errc::resource_unavailable_try_again.
+// take_injected_failure() is what each backend asks before it submits.
+bool take_injected_failure() noexcept;
+
+}  // namespace corio::detail

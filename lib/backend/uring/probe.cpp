@@ -1,0 +1,91 @@
+// lib/backend/uring/probe.cpp: deciding whether io_uring can be used here,
+// and setting up one ring per worker.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "backend/uring/uring_backend.hpp"
+
+namespace corio::detail {
+
+namespace {
+
+constexpr unsigned sq_entries = 4096;
+constexpr unsigned cq_entries = 4 * sq_entries;
+
+std::error_code errno_code(int e) { return {e, std::generic_category()}; }
+
+// Sets up a ring with the fastest flags this kernel accepts: single issuer
+// with deferred task running (kernel 6.1+), else cooperative task running
+// (5.19+), else plain. Says whether the ring must be enabled by its worker.
+result<io_uring> setup_ring(bool& enable_on_attach) {
+  const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  const unsigned attempts[] = {
+      base | IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+      base | IORING_SETUP_COOP_TASKRUN,
+      IORING_SETUP_CQSIZE,
+  };
+  int last = 0;
+  for (unsigned flags : attempts) {
+    io_uring ring{};
+    io_uring_params p{};
+    p.flags = flags;
+    p.cq_entries = cq_entries;
+    last = io_uring_queue_init_params(sq_entries, &ring, &p);
+    if (last == 0) {
+      enable_on_attach = (flags & IORING_SETUP_R_DISABLED) != 0;
+      return ring;
+    }
+    // EINVAL: an older kernel without these flags; anything else (ENOSYS,
+    // EPERM from seccomp or io_uring_disabled, ENOMEM from memlock limits)
+    // will not change with other flags.
+    if (last != -EINVAL) break;
+  }
+  return fail(errno_code(-last));
+}
+
+// Every opcode corio issues; a kernel missing any of them is not used.
+result<void> check_opcodes(io_uring& ring) {
+  std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&ring),
+                                                                   io_uring_free_probe);
+  if (!probe) return fail(std::errc::function_not_supported);
+  for (int op : {IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV, IORING_OP_SEND,
+                 IORING_OP_READ, IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL}) {
+    if (!io_uring_opcode_supported(probe.get(), op)) return fail(std::errc::function_not_supported);
+  }
+  return {};
+}
+
+}  // namespace
+
+result<backend_set> make_uring_backends(unsigned count) {
+  if (const char* e = std::getenv("CORIO_TEST_URING_SETUP_ERROR")) {
+    // Test hook: behave as a host where ring setup is refused (e.g. "1" is
+    // EPERM, what a container's seccomp profile returns).
+    return fail(errno_code(std::atoi(e)));
+  }
+  backend_set out;
+  for (unsigned i = 0; i < count; ++i) {
+    bool enable_on_attach = false;
+    auto ring = setup_ring(enable_on_attach);
+    if (!ring) return fail(ring.error());
+    if (i == 0) {
+      if (auto ok = check_opcodes(*ring); !ok) {
+        io_uring_queue_exit(&*ring);
+        return fail(ok.error());
+      }
+    }
+    int wake_fd = ::eventfd(0, EFD_CLOEXEC);
+    if (wake_fd < 0) {
+      int e = errno;
+      io_uring_queue_exit(&*ring);
+      return fail(errno_code(e));
+    }
+    out.push_back(std::make_unique<uring_backend>(*ring, enable_on_attach, wake_fd));
+  }
+  return out;
+}
+
+}  // namespace corio::detail

@@ -1,0 +1,72 @@
+// lib/backend/uring/uring_backend.hpp: one io_uring per worker.
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include "backend/backend.hpp"
+
+namespace corio::detail {
+
+class uring_backend final : public backend {
+ public:
+  // Takes ownership of an initialized ring (set up R_DISABLED where the
+  // kernel supports single-issuer rings) and an eventfd for wake-ups.
+  uring_backend(io_uring ring, bool enable_on_attach, int wake_fd) noexcept;
+  ~uring_backend() override;
+
+  result<void> attach_thread() noexcept override;
+
+  bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept override;
+  bool start_connect(operation& op, socket_core& s, const address_storage& to) noexcept override;
+  bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
+  bool start_send(operation& op, socket_core& s, const void* data,
+                  std::size_t size) noexcept override;
+  bool start_timer(operation& op, timer_state& st) noexcept override;
+  void cancel(operation& op) noexcept override;
+
+  void poll(bool block) noexcept override;
+  void post(std::coroutine_handle<> h) noexcept override;
+  void wake() noexcept override;
+  std::int64_t in_flight() const noexcept override {
+    return in_flight_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  // Returns a vacant SQE for `op` with its user_data set, or nullptr (with
+  // op.res set to the error) when none can be had even after flushing the
+  // queue to the kernel: the caller then finishes op at once (lesson 2).
+  io_uring_sqe* sqe_for(operation& op) noexcept;
+  // Counts a started operation and says it is in flight.
+  bool started() noexcept;
+  void arm_wake_read() noexcept;
+  void drain_posted() noexcept;
+  void complete(io_uring_cqe* cqe) noexcept;
+
+  io_uring ring_;
+  bool enable_on_attach_;
+  int wake_fd_;
+  // The eventfd counter read by the armed wake-up read.
+  std::uint64_t wake_buf_ = 0;
+  // Set by the first poster after a drain, so one eventfd write covers a
+  // batch of posts.
+  std::atomic<bool> wake_armed_{false};
+  std::mutex posted_mu_;
+  std::vector<std::coroutine_handle<>> posted_;  // guarded by posted_mu_
+  std::vector<std::coroutine_handle<>> draining_;
+  // Written by this worker only; read by others (relaxed) for in_flight().
+  std::atomic<std::int64_t> in_flight_{0};
+};
+
+// user_data values that are not operation addresses (operations are
+// aligned, so never 0 or 1).
+inline constexpr std::uint64_t ud_ignore = 0;  // e.g. a cancel request's own CQE
+inline constexpr std::uint64_t ud_wake = 1;    // the eventfd read
+
+// operation::aux values: which fix-up a result needs.
+inline constexpr std::uint32_t aux_timer = 1;  // -ETIME is the timer's success
+
+}  // namespace corio::detail

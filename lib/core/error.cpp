@@ -1,0 +1,42 @@
+// lib/core/error.cpp: corio's own error category.
+#include <string>
+
+#include "corio/result.hpp"
+
+namespace corio {
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "corio"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::concurrent_operation:
+        return "another operation in the same direction is already in flight on this stream";
+      case errc::timed_out: return "operation timed out";
+      case errc::invalid_endpoint: return "invalid endpoint (expected 1.2.3.4:port or [v6]:port)";
+      case errc::not_open: return "the object is not open";
+      case errc::unexpected_eof: return "the stream ended before the buffer was filled";
+    }
+    return "unknown corio error";
+  }
+  std::error_condition default_error_condition(int ev) const noexcept override {
+    switch (static_cast<errc>(ev)) {
+      case errc::concurrent_operation: return std::errc::device_or_resource_busy;
+      case errc::timed_out: return std::errc::timed_out;
+      case errc::invalid_endpoint: return std::errc::invalid_argument;
+      case errc::not_open: return std::errc::bad_file_descriptor;
+      case errc::unexpected_eof: return {ev, *this};
+    }
+    return {ev, *this};
+  }
+};
+
+}  // namespace
+
+const std::error_category& corio_category() noexcept {
+  static const category c;
+  return c;
+}
+
+}  // namespace corio

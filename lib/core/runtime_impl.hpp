@@ -1,0 +1,44 @@
+// lib/core/runtime_impl.hpp: what a runtime owns.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "core/worker.hpp"
+#include "corio/runtime.hpp"
+
+namespace corio::detail {
+
+class runtime_impl {
+ public:
+  // Starts one worker per backend; fails if any cannot attach its thread.
+  static result<std::unique_ptr<runtime_impl>> start(backend_kind kind, backend_set backends);
+  ~runtime_impl();
+
+  // The next worker in round-robin order (for spawn).
+  worker& next_worker() noexcept {
+    auto i = next_.fetch_add(1, std::memory_order_relaxed);
+    return *workers_[i % workers_.size()];
+  }
+  worker& at(unsigned i) noexcept { return *workers_[i]; }
+  unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  backend_kind kind() const noexcept { return kind_; }
+  std::int64_t in_flight() const noexcept;
+  bool owns_current_thread() const noexcept;
+
+ private:
+  explicit runtime_impl(backend_kind kind) noexcept : kind_(kind) {}
+  void stop_and_join() noexcept;
+
+  backend_kind kind_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::atomic<unsigned> next_{0};
+};
+
+// Picks the backend for `options` (CORIO_BACKEND, probing, fallback) and
+// makes one per worker. Logs the choice once to stderr when it falls back.
+result<backend_set> choose_backends(const runtime_options& options, unsigned threads,
+                                    backend_kind& chosen);
+
+}  // namespace corio::detail

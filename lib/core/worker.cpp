@@ -1,0 +1,48 @@
+// lib/core/worker.cpp: the worker loop.
+#include "core/worker.hpp"
+
+#include "core/runtime_impl.hpp"
+
+namespace corio::detail {
+
+namespace {
+thread_local worker* tls_worker = nullptr;
+}
+
+worker* worker::current() noexcept { return tls_worker; }
+void set_current_worker(worker* w) noexcept { tls_worker = w; }
+
+void worker::stop() noexcept {
+  stopping_.store(true, std::memory_order_release);
+  io_->wake();
+}
+
+void worker::schedule(std::coroutine_handle<> h) noexcept {
+  if (tls_worker == this) {
+    ready_.push_back(h);
+  } else {
+    io_->post(h);
+  }
+}
+
+void worker::run_loop() noexcept {
+  while (!stopping_.load(std::memory_order_acquire)) {
+    // Run what was ready at the start of this turn; what those coroutines
+    // schedule waits for the next turn, after I/O has been polled, so a
+    // coroutine that keeps yielding cannot starve completions.
+    running_.swap(ready_);
+    for (auto h : running_) h.resume();
+    running_.clear();
+    io_->poll(ready_.empty());
+  }
+}
+
+bool on_worker() noexcept { return tls_worker != nullptr; }
+
+void schedule_local(std::coroutine_handle<> h) noexcept { tls_worker->schedule_local(h); }
+
+void schedule_anywhere(std::coroutine_handle<> h) noexcept {
+  tls_worker->rt().next_worker().schedule(h);
+}
+
+}  // namespace corio::detail

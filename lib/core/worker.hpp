@@ -1,0 +1,67 @@
+// lib/core/worker.hpp: one worker thread of a runtime: its local run queue
+// and its backend.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "backend/backend.hpp"
+
+namespace corio::detail {
+
+class runtime_impl;
+
+class worker {
+ public:
+  worker(runtime_impl& rt, unsigned index, std::unique_ptr<backend> io) noexcept
+      : rt_(rt), index_(index), io_(std::move(io)) {}
+
+  // The worker the calling thread runs, or nullptr off the runtime.
+  static worker* current() noexcept;
+
+  // The thread's body: runs queued coroutines and completions until stop().
+  // `started` is called on the thread once the backend is attached.
+  template <class F>
+  void run(F&& started);
+  // Any thread: asks run() to return after its current turn.
+  void stop() noexcept;
+
+  // This worker's thread only: resume `h` on a later turn of this worker.
+  void schedule_local(std::coroutine_handle<> h) { ready_.push_back(h); }
+  // Any thread: resume `h` on this worker.
+  void schedule(std::coroutine_handle<> h) noexcept;
+
+  backend& io() noexcept { return *io_; }
+  runtime_impl& rt() noexcept { return rt_; }
+  unsigned index() const noexcept { return index_; }
+  std::thread& thread() noexcept { return thread_; }
+
+ private:
+  void run_loop() noexcept;
+
+  runtime_impl& rt_;
+  unsigned index_;
+  std::unique_ptr<backend> io_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  // Coroutines ready to run on this worker, in order; swapped with
+  // running_ each turn so resumed coroutines can schedule more.
+  std::vector<std::coroutine_handle<>> ready_;
+  std::vector<std::coroutine_handle<>> running_;
+};
+
+void set_current_worker(worker* w) noexcept;
+
+template <class F>
+void worker::run(F&& started) {
+  set_current_worker(this);
+  auto attached = io_->attach_thread();
+  started(attached);
+  if (attached) run_loop();
+  set_current_worker(nullptr);
+}
+
+}  // namespace corio::detail

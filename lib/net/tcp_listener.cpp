@@ -1,0 +1,42 @@
+// lib/net/tcp_listener.cpp: binding, and turning an accept's result into a
+// stream.
+#include "corio/net/tcp_listener.hpp"
+
+#include "sys/socket.hpp"
+
+namespace corio::net {
+
+result<tcp_listener> tcp_listener::bind(const endpoint& at, listen_options options) noexcept {
+  auto handle = detail::sys::open_tcp(at.af());
+  if (!handle) return fail(handle.error());
+  auto sock = detail::sys::adopt(*handle);
+  if (auto ok = detail::sys::bind_listen(sock->handle, at, options); !ok) return fail(ok.error());
+  return tcp_listener(std::move(sock));
+}
+
+result<endpoint> tcp_listener::local_endpoint() const noexcept {
+  if (!sock_) return fail(errc::not_open);
+  return detail::sys::local_endpoint(sock_->handle);
+}
+
+result<tcp_stream> detail_accept::accept_awaiter::await_resume() noexcept {
+  if (not_open_) return fail(errc::not_open);
+  if (op_.res < 0) return fail(detail::error_from_result(op_.res));
+  // Backends that create the socket up front (IOCP) leave it in st_.accepted;
+  // the others return the new descriptor as the result.
+  detail::native_socket h = st_.accepted != detail::invalid_socket
+                                ? st_.accepted
+                                : static_cast<detail::native_socket>(op_.res);
+  return tcp_stream(detail::sys::adopt(h));
+}
+
+}  // namespace corio::net
+
+namespace corio::detail {
+
+void socket_closer::operator()(socket_core* s) const noexcept {
+  if (s->handle != invalid_socket) sys::close_handle(s->handle);
+  delete s;
+}
+
+}  // namespace corio::detail

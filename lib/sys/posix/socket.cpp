@@ -1,0 +1,127 @@
+// lib/sys/posix/socket.cpp: synchronous socket calls on Linux, shared by the
+// io_uring and epoll backends.
+#include "sys/socket.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace corio::detail::sys {
+
+std::error_code last_error() noexcept { return {errno, std::generic_category()}; }
+
+result<native_socket> open_tcp(net::endpoint::family af) noexcept {
+  int domain = af == net::endpoint::family::v4 ? AF_INET : AF_INET6;
+  int fd = ::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(last_error());
+  return fd;
+}
+
+void close_handle(native_socket h) noexcept { ::close(static_cast<int>(h)); }
+
+socket_ptr adopt(native_socket h) {
+  auto* s = new socket_core;
+  s->handle = h;
+  return socket_ptr(s);
+}
+
+void to_sockaddr(const net::endpoint& ep, address_storage& out) noexcept {
+  std::memset(out.bytes, 0, sizeof out.bytes);
+  if (ep.is_v4()) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(ep.port());
+    std::memcpy(&sa.sin_addr, ep.bytes().data(), 4);
+    std::memcpy(out.bytes, &sa, sizeof sa);
+    out.size = sizeof sa;
+  } else {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(ep.port());
+    sa.sin6_scope_id = ep.scope_id();
+    std::memcpy(&sa.sin6_addr, ep.bytes().data(), 16);
+    std::memcpy(out.bytes, &sa, sizeof sa);
+    out.size = sizeof sa;
+  }
+}
+
+result<net::endpoint> from_sockaddr(const void* addr, std::uint32_t size) noexcept {
+  sockaddr_storage ss{};
+  std::memcpy(&ss, addr, std::min<std::size_t>(size, sizeof ss));
+  if (ss.ss_family == AF_INET && size >= sizeof(sockaddr_in)) {
+    const auto& sa = reinterpret_cast<const sockaddr_in&>(ss);
+    std::array<std::uint8_t, 4> a;
+    std::memcpy(a.data(), &sa.sin_addr, 4);
+    return net::endpoint::v4(a, ntohs(sa.sin_port));
+  }
+  if (ss.ss_family == AF_INET6 && size >= sizeof(sockaddr_in6)) {
+    const auto& sa = reinterpret_cast<const sockaddr_in6&>(ss);
+    std::array<std::uint8_t, 16> a;
+    std::memcpy(a.data(), &sa.sin6_addr, 16);
+    return net::endpoint::v6(a, ntohs(sa.sin6_port), sa.sin6_scope_id);
+  }
+  return fail(std::errc::address_family_not_supported);
+}
+
+result<void> bind_listen(native_socket h, const net::endpoint& at,
+                         const net::listen_options& options) noexcept {
+  int fd = static_cast<int>(h);
+  int one = 1;
+  if (options.reuse_address && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+    return fail(last_error());
+  if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return fail(last_error());
+  address_storage addr;
+  to_sockaddr(at, addr);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(addr.bytes), addr.size) != 0)
+    return fail(last_error());
+  if (::listen(fd, options.backlog) != 0) return fail(last_error());
+  return {};
+}
+
+result<net::endpoint> local_endpoint(native_socket h) noexcept {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(static_cast<int>(h), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return fail(last_error());
+  return from_sockaddr(&ss, len);
+}
+
+result<net::endpoint> peer_endpoint(native_socket h) noexcept {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(static_cast<int>(h), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return fail(last_error());
+  return from_sockaddr(&ss, len);
+}
+
+result<void> shutdown(native_socket h, net::tcp_stream::shutdown_how how) noexcept {
+  using enum net::tcp_stream::shutdown_how;
+  int native = how == send ? SHUT_WR : how == receive ? SHUT_RD : SHUT_RDWR;
+  if (::shutdown(static_cast<int>(h), native) != 0) return fail(last_error());
+  return {};
+}
+
+result<void> set_nodelay(native_socket h, bool on) noexcept {
+  int v = on ? 1 : 0;
+  if (::setsockopt(static_cast<int>(h), IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0)
+    return fail(last_error());
+  return {};
+}
+
+}  // namespace corio::detail::sys
+
+namespace corio::detail {
+
+// On Linux every backend reports negated errno values.
+std::error_code error_from_result(std::int64_t res) noexcept {
+  return {static_cast<int>(-res), std::generic_category()};
+}
+
+}  // namespace corio::detail

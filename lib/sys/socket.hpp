@@ -1,0 +1,35 @@
+// lib/sys/socket.hpp: the synchronous socket calls that every backend
+// shares on one OS (sys/posix/socket.cpp, sys/win/socket.cpp). The
+// asynchronous operations live in each backend's socket_ops.cpp.
+#pragma once
+
+#include "corio/detail/socket.hpp"
+#include "corio/net/endpoint.hpp"
+#include "corio/net/tcp_listener.hpp"
+#include "corio/result.hpp"
+
+namespace corio::detail::sys {
+
+/// The calling thread's last socket error (errno, WSAGetLastError) as an
+/// error code that compares equal to std::errc values.
+std::error_code last_error() noexcept;
+
+/// A new non-blocking (POSIX) or overlapped (Windows) TCP socket, close-on-exec.
+result<native_socket> open_tcp(net::endpoint::family af) noexcept;
+/// Closes a handle that no socket_core owns yet.
+void close_handle(native_socket h) noexcept;
+/// Wraps an open handle in a heap socket_core owned by the returned pointer.
+socket_ptr adopt(native_socket h);
+
+/// The endpoint in the OS's sockaddr layout, and back.
+void to_sockaddr(const net::endpoint& ep, address_storage& out) noexcept;
+result<net::endpoint> from_sockaddr(const void* addr, std::uint32_t size) noexcept;
+
+result<void> bind_listen(native_socket h, const net::endpoint& at,
+                         const net::listen_options& options) noexcept;
+result<net::endpoint> local_endpoint(native_socket h) noexcept;
+result<net::endpoint> peer_endpoint(native_socket h) noexcept;
+result<void> shutdown(native_socket h, net::tcp_stream::shutdown_how how) noexcept;
+result<void> set_nodelay(native_socket h, bool on) noexcept;
+
+}  // namespace corio::detail::sys
