@@ -8,6 +8,7 @@
 #include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <stop_token>
 
 #include "corio/detail/detached.hpp"
 #include "corio/task.hpp"
@@ -35,6 +36,14 @@ class scope {
   void spawn(task<void> t) { detail::schedule_anywhere(start(std::move(t))); }
   /// Starts `t` as a child on the calling worker.
   void spawn_local(task<void> t) { detail::schedule_local(start(std::move(t))); }
+
+  /// Asks every child to stop: operations run with `with_stop(op,
+  /// s.token())` complete with operation_canceled, so children that use the
+  /// token end promptly. join() still waits for each of them.
+  void request_stop() noexcept { stop_.request_stop(); }
+  /// The token that request_stop() triggers, for the children's operations.
+  std::stop_token token() const noexcept { return stop_.get_token(); }
+  bool stop_requested() const noexcept { return stop_.stop_requested(); }
 
   /// Children spawned and not yet finished.
   std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed) - 1; }
@@ -113,6 +122,7 @@ class scope {
   std::coroutine_handle<> joiner_;
   std::mutex mu_;  // guards error_ (children may fail on several workers)
   std::exception_ptr error_;
+  std::stop_source stop_;
 };
 
 }  // namespace corio

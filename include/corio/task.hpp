@@ -74,6 +74,7 @@ template <class T>
 class [[nodiscard]] task {
  public:
   using promise_type = detail::promise<T>;
+  using value_type = T;
   using handle_type = std::coroutine_handle<promise_type>;
 
   task() noexcept = default;

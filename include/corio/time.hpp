@@ -11,17 +11,14 @@ namespace corio {
 using clock = std::chrono::steady_clock;
 
 namespace detail {
-class sleep_awaiter {
+class sleep_awaiter : public op_awaiter_base<sleep_awaiter> {
  public:
   explicit sleep_awaiter(clock::time_point deadline) noexcept {
     st_.deadline_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   }
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
-    op_.waiter = h;
-    return start_timer(op_, st_);
-  }
+  operation& op() noexcept { return op_; }
+  bool start() noexcept { return start_timer(op_, st_); }
   result<void> await_resume() const noexcept {
     if (op_.res < 0) return fail(error_from_result(op_.res));
     return {};

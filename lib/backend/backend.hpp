@@ -49,8 +49,10 @@ class backend {
   // res = -ECANCELED (IOCP: the equivalent) if the cancel won the race, or
   // its real result if the operation had already finished in the kernel.
   // Never completes op inline. Where cancel_from_any_thread() is false the
-  // core calls it only on the worker that started op; otherwise it may come
-  // from any thread, while op's coroutine has not yet resumed.
+  // core calls it only on the worker that started op, while op is in
+  // flight; otherwise it may come from any thread while op's coroutine has
+  // not yet resumed, and must then be harmless for an operation that has
+  // just completed (or, for timers, was never started).
   virtual void cancel(operation& op) noexcept = 0;
   virtual bool cancel_from_any_thread() const noexcept { return false; }
 

@@ -7,16 +7,13 @@ namespace corio::net {
 
 namespace {
 // A connect on a socket that the stream does not own yet.
-class connect_awaiter {
+class connect_awaiter : public detail::op_awaiter_base<connect_awaiter> {
  public:
   connect_awaiter(detail::socket_core& s, const endpoint& to) noexcept : sock_(s) {
     detail::sys::to_sockaddr(to, addr_);
   }
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
-    op_.waiter = h;
-    return detail::start_connect(op_, sock_, addr_);
-  }
+  detail::operation& op() noexcept { return op_; }
+  bool start() noexcept { return detail::start_connect(op_, sock_, addr_); }
   result<void> await_resume() const noexcept {
     if (op_.res < 0) return fail(detail::error_from_result(op_.res));
     return {};

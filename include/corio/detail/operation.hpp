@@ -2,6 +2,7 @@
 // starts with, shared by all backends.
 #pragma once
 
+#include <concepts>
 #include <coroutine>
 #include <cstdint>
 
@@ -41,11 +42,38 @@ struct operation {
   // >= 0: bytes transferred (or the accepted descriptor); < 0: a negated
   // error value as the backend defines it (see error_from_result).
   std::int64_t res = 0;
+  // What `complete` needs besides the operation (a combinator's state, such
+  // as with_timeout's); unused by plain operations.
+  void* context = nullptr;
   // Backend-private word (io_uring: which result fix-up applies; epoll:
   // the readiness direction; IOCP: flags).
   std::uint32_t aux = 0;
 };
 
 inline void resume_waiter(operation* op) noexcept { op->waiter.resume(); }
+
+/// What every corio operation awaiter provides, so that with_stop and
+/// with_timeout can drive any of them:
+///   operation& op() noexcept;  the operation it starts
+///   bool start() noexcept;     starts it with op().waiter/complete/context as
+///                              preset; returns like the backend's start_*
+///   R await_resume();          the result (a corio::result<...>)
+/// Its await_suspend is `op().waiter = h; return start();`.
+template <class A>
+concept op_awaiter = requires(A& a) {
+  { a.op() } noexcept -> std::same_as<operation&>;
+  { a.start() } noexcept -> std::same_as<bool>;
+  a.await_resume();
+};
+
+template <class Derived>
+struct op_awaiter_base {
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    auto& self = static_cast<Derived&>(*this);
+    self.op().waiter = h;
+    return self.start();
+  }
+};
 
 }  // namespace corio::detail

@@ -29,14 +29,14 @@ concept byte_range = std::ranges::contiguous_range<R> && std::ranges::sized_rang
 /// concurrent operation on the same half fails with
 /// errc::concurrent_operation and never reaches the kernel (lesson 1).
 template <bool Write>
-class transfer_awaiter {
+class transfer_awaiter : public op_awaiter_base<transfer_awaiter<Write>> {
  public:
   using buffer_ptr = std::conditional_t<Write, const void*, void*>;
   transfer_awaiter(socket_core* s, buffer_ptr data, std::size_t size) noexcept
       : sock_(s), data_(data), size_(size) {}
 
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
+  operation& op() noexcept { return op_; }
+  bool start() noexcept {
     if (!sock_) {
       state_ = refused::not_open;
       return false;
@@ -45,7 +45,6 @@ class transfer_awaiter {
       state_ = refused::busy;
       return false;
     }
-    op_.waiter = h;
     if constexpr (Write) {
       return start_send(op_, *sock_, data_, size_);
     } else {

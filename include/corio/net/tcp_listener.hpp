@@ -18,16 +18,15 @@ struct listen_options {
 };
 
 namespace detail_accept {
-class accept_awaiter {
+class accept_awaiter : public detail::op_awaiter_base<accept_awaiter> {
  public:
   explicit accept_awaiter(detail::socket_core* s) noexcept : sock_(s) {}
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
+  detail::operation& op() noexcept { return op_; }
+  bool start() noexcept {
     if (!sock_) {
       not_open_ = true;
       return false;
     }
-    op_.waiter = h;
     return detail::start_accept(op_, *sock_, st_);
   }
   /// The accepted stream, or the error.

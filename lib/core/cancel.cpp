@@ -1,0 +1,50 @@
+// lib/core/cancel.cpp: delivering a cancel request to the backend that owns
+// the operation.
+#include "corio/cancel.hpp"
+
+#include "core/worker.hpp"
+#include "corio/detail/detached.hpp"
+
+namespace corio::detail {
+
+namespace {
+
+// Runs on the owning worker. TRICKY: between the remote stop callback and
+// this coroutine, the operation may complete on the owner. The callback
+// added a reference, so that completion did not resume the awaiter (and
+// free this request's target); whoever drops the last reference resumes.
+detached cancel_on_owner(backend& owner, operation& op, std::atomic<int>& refs) {
+  if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    op.waiter.resume();  // completed meanwhile: nothing left to cancel
+  } else {
+    owner.cancel(op);  // still in flight; its completion resumes the awaiter
+  }
+  co_return;
+}
+
+}  // namespace
+
+void* current_backend() noexcept {
+  auto* w = worker::current();
+  return w ? &w->io() : nullptr;
+}
+
+void cancel_owned(void* owner, operation& op) noexcept {
+  if (owner) static_cast<backend*>(owner)->cancel(op);
+}
+
+void request_cancel(void* owner, operation& op, std::atomic<int>& refs) noexcept {
+  auto* b = static_cast<backend*>(owner);
+  if (!b) return;
+  auto* w = worker::current();
+  if (b->cancel_from_any_thread() || (w && &w->io() == b)) {
+    // On the owner, an operation whose awaiter has not resumed is still in
+    // flight: its completion would have resumed it on this same thread.
+    b->cancel(op);
+    return;
+  }
+  if (refs.fetch_add(1, std::memory_order_acq_rel) == 0) return;  // already resuming
+  b->post(cancel_on_owner(*b, op, refs).handle);
+}
+
+}  // namespace corio::detail

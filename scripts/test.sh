@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The whole test command: installs what is missing, builds every test build
+# in parallel-friendly steps, runs the portable suite on each backend, and
+# ends with one line per backend: "uring: N passed, M failed".
+#   plain build        uring, epoll  (+ the find_package consumer check)
+#   asan+ubsan build   uring, epoll
+#   tsan build         uring, epoll
+#   mingw build        iocp, under Wine
+# Build folders are reused between runs (build/test-*). Exit status is 0
+# only if every test passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test || exit 1
+
+jobs=${CORIO_JOBS:-$(nproc)}
+declare -A passed failed
+fail_build=0
+
+configure_build() {  # name, extra cmake args...
+  local dir=build/test-$1; shift
+  echo "== build $dir" >&2
+  cmake -S . -B "$dir" -G Ninja -DCORIO_BUILD_DEMOS=ON -DCORIO_BUILD_TESTS=ON -DCORIO_WERROR=ON "$@" \
+    > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log" >&2; return 1; }
+  cmake --build "$dir" -j "$jobs" > "$dir.build.log" 2>&1 || { tail -50 "$dir.build.log" >&2; return 1; }
+}
+
+# Runs ctest for one label and adds its counts to that backend's totals.
+run_label() {  # build name, label, what to print
+  local dir=build/test-$1 label=$2 what=$3 out
+  out=$(ctest --test-dir "$dir" -L "^$label\$" -j "$jobs" --output-on-failure --timeout 120 2>&1)
+  local total fails
+  total=$(grep -oE 'out of [0-9]+' <<<"$out" | grep -oE '[0-9]+' | tail -1)
+  fails=$(grep -oE '[0-9]+ tests failed' <<<"$out" | grep -oE '^[0-9]+' | tail -1)
+  total=${total:-0}; fails=${fails:-0}
+  if [ "$total" -eq 0 ]; then fails=1; echo "$what: no tests ran" >&2; fi
+  if [ "$fails" -ne 0 ]; then
+    grep -E 'Failed|\*\*\*|watchdog|ERROR|Sanitizer' <<<"$out" | head -40 >&2
+  fi
+  echo "$what: $((total - fails)) passed, $fails failed"
+  passed[$label]=$(( ${passed[$label]:-0} + total - fails ))
+  failed[$label]=$(( ${failed[$label]:-0} + fails ))
+}
+
+mkdir -p build
+if configure_build plain -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  run_label plain uring "uring (plain)"
+  run_label plain epoll "epoll (plain)"
+else fail_build=1; fi
+
+if configure_build asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORIO_SANITIZE=address,undefined; then
+  run_label asan uring "uring (asan+ubsan)"
+  run_label asan epoll "epoll (asan+ubsan)"
+else fail_build=1; fi
+
+if configure_build tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORIO_SANITIZE=thread; then
+  run_label tsan uring "uring (tsan)"
+  run_label tsan epoll "epoll (tsan)"
+else fail_build=1; fi
+
+export WINEDEBUG=-all WINEPREFIX=$PWD/build/test-mingw/wineprefix
+if configure_build mingw -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/mingw-w64-x86_64.cmake; then
+  run_label mingw iocp "iocp (wine)"
+else fail_build=1; fi
+
+status=$fail_build
+[ $fail_build -ne 0 ] && echo "a build failed (see above)" >&2
+for b in uring epoll iocp; do
+  echo "$b: ${passed[$b]:-0} passed, ${failed[$b]:-0} failed"
+  [ "${failed[$b]:-0}" -ne 0 ] || [ "${passed[$b]:-0}" -eq 0 ] && status=1
+done
+exit $status
