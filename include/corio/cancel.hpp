@@ -8,6 +8,7 @@
 #include <stop_token>
 #include <type_traits>
 
+#include "corio/detail/detached.hpp"
 #include "corio/detail/io.hpp"
 #include "corio/result.hpp"
 #include "corio/time.hpp"
@@ -15,9 +16,6 @@
 namespace corio {
 
 namespace detail {
-
-// The calling worker's backend (opaque here), or nullptr off a runtime.
-void* current_backend() noexcept;
 
 // Asks `owner` (the backend that started op) to cancel op; callable from any
 // thread while op's coroutine has not resumed. `refs` is the awaiter's

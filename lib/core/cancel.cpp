@@ -24,11 +24,6 @@ detached cancel_on_owner(backend& owner, operation& op, std::atomic<int>& refs) 
 
 }  // namespace
 
-void* current_backend() noexcept {
-  auto* w = worker::current();
-  return w ? &w->io() : nullptr;
-}
-
 void cancel_owned(void* owner, operation& op) noexcept {
   if (owner) static_cast<backend*>(owner)->cancel(op);
 }

@@ -33,9 +33,7 @@ void unlink(registry& r, signal_waiter& w) noexcept {
   w.linked = false;
 }
 
-void resume_on_owner(signal_waiter& w) noexcept {
-  static_cast<backend*>(w.owner)->post(w.waiter);
-}
+void resume_on_owner(signal_waiter& w) noexcept { resume_on(w.owner, w.waiter); }
 
 }  // namespace
 

@@ -39,6 +39,16 @@ void worker::run_loop() noexcept {
 
 bool on_worker() noexcept { return tls_worker != nullptr; }
 
+void* current_backend() noexcept { return tls_worker ? &tls_worker->io() : nullptr; }
+
+void resume_on(void* owner, std::coroutine_handle<> h) noexcept {
+  if (tls_worker && &tls_worker->io() == owner) {
+    tls_worker->schedule_local(h);
+  } else {
+    static_cast<backend*>(owner)->post(h);
+  }
+}
+
 void schedule_local(std::coroutine_handle<> h) noexcept { tls_worker->schedule_local(h); }
 
 void schedule_anywhere(std::coroutine_handle<> h) noexcept {

@@ -30,4 +30,13 @@ void schedule_anywhere(std::coroutine_handle<> h) noexcept;
 /// True when the calling thread is a worker of any corio runtime.
 bool on_worker() noexcept;
 
+/// The calling worker's backend (opaque), or nullptr off a runtime. Sync
+/// primitives record it for each waiter, to resume the waiter where it ran.
+void* current_backend() noexcept;
+
+/// Any thread: resumes `h` on the worker whose backend is `owner` (on the
+/// calling worker's run queue if that is the one; otherwise through the
+/// backend's cross-thread wake-up). Never resumes inline.
+void resume_on(void* owner, std::coroutine_handle<> h) noexcept;
+
 }  // namespace corio::detail
