@@ -18,47 +18,77 @@ namespace corio {
 namespace detail {
 
 // Asks `owner` (the backend that started op) to cancel op; callable from any
-// thread while op's coroutine has not resumed. `refs` is the awaiter's
-// count of parties (starter, completion, remote requests) that must finish
-// before the coroutine may resume; see with_stop.
-void request_cancel(void* owner, operation& op, std::atomic<int>& refs) noexcept;
+// thread while op has not finished. `refs` counts the parties (starter,
+// completion, cancel requests in transit) that must be done before the
+// awaiter may finish; a request that drops the last one calls `finish(op)`.
+void request_cancel(void* owner, operation& op, std::atomic<int>& refs,
+                    void (*finish)(operation*) noexcept) noexcept;
 
 // Cancels op from a completion on the worker that owns it (or any thread,
-// for backends that allow it): the caller knows op is still in flight.
+// for backends that allow it): the caller knows op has not finished.
 void cancel_owned(void* owner, operation& op) noexcept;
 
 template <op_awaiter A>
 using op_result_t = decltype(std::declval<A&>().await_resume());
 
-// with_stop's awaiter.
+// Takes over op.complete/op.context for a combinator, keeping what the
+// awaiter above it had set, to hand the operation back when it is done.
+struct completion_hook {
+  void (*final_complete)(operation*) noexcept = nullptr;
+  void* final_context = nullptr;
+
+  void take(operation& o, void (*complete)(operation*) noexcept, void* self) noexcept {
+    final_complete = o.complete;
+    final_context = o.context;
+    o.complete = complete;
+    o.context = self;
+  }
+  void restore(operation& o) const noexcept {
+    o.complete = final_complete;
+    o.context = final_context;
+  }
+  // Restores and completes: resumes the coroutine, or tells the next
+  // combinator out.
+  void finish(operation& o) const noexcept {
+    restore(o);
+    o.complete(&o);
+  }
+};
+
+// with_stop's awaiter. Itself an operation awaiter, so it nests.
 template <op_awaiter A>
-class stoppable {
+class stoppable : public op_awaiter_base<stoppable<A>> {
  public:
   stoppable(A inner, std::stop_token token) noexcept
       : inner_(std::move(inner)), token_(std::move(token)) {}
   stoppable(stoppable&& o) noexcept : inner_(std::move(o.inner_)), token_(std::move(o.token_)) {}
 
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
+  operation& op() noexcept { return inner_.op(); }
+  bool start() noexcept {
     if (token_.stop_requested()) {
       // Not lost, and never sent to the kernel.
       canceled_early_ = true;
       return false;
     }
-    operation& o = inner_.op();
-    o.waiter = h;
     if (!token_.stop_possible()) return inner_.start();
-    o.complete = on_complete;
-    o.context = this;
+    operation& o = inner_.op();
+    hook_.take(o, on_complete, this);
     owner_ = current_backend();
     refs_.store(2, std::memory_order_relaxed);  // this call, and the completion
-    if (!inner_.start()) return false;
+    if (!inner_.start()) {
+      hook_.restore(o);
+      return false;
+    }
     // TRICKY: registered after the start, so a stop that fires inline here
     // (on this worker) finds the operation already queued. On IOCP the
     // completion may already have run on another worker; refs_ keeps it
-    // from resuming us until this function is done with *this.
+    // from finishing us until this function is done with *this.
     callback_.emplace(token_, canceller{this});
-    return refs_.fetch_sub(1, std::memory_order_acq_rel) != 1;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      hook_.restore(o);
+      return false;  // completed meanwhile: go on without suspending
+    }
+    return true;
   }
   op_result_t<A> await_resume() {
     callback_.reset();  // waits for a callback running on another thread
@@ -70,16 +100,20 @@ class stoppable {
   struct canceller {
     stoppable* self;
     void operator()() const noexcept {
-      request_cancel(self->owner_, self->inner_.op(), self->refs_);
+      request_cancel(self->owner_, self->inner_.op(), self->refs_, finish);
     }
   };
   static void on_complete(operation* o) noexcept {
     auto* self = static_cast<stoppable*>(o->context);
-    if (self->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) o->waiter.resume();
+    if (self->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) self->hook_.finish(*o);
+  }
+  static void finish(operation* o) noexcept {
+    static_cast<stoppable*>(o->context)->hook_.finish(*o);
   }
 
   A inner_;
   std::stop_token token_;
+  completion_hook hook_;
   void* owner_ = nullptr;
   std::atomic<int> refs_{0};
   bool canceled_early_ = false;
@@ -87,9 +121,10 @@ class stoppable {
 };
 
 // with_timeout's awaiter: the operation and a timer race in one frame; the
-// loser is cancelled, and the coroutine resumes only after both completed.
+// loser is cancelled, and the awaiter finishes only after both completed.
+// Itself an operation awaiter, so it nests (with_stop(with_timeout(...))).
 template <op_awaiter A>
-class timed {
+class timed : public op_awaiter_base<timed<A>> {
  public:
   timed(A inner, clock::time_point deadline) noexcept : inner_(std::move(inner)) {
     timer_state_.deadline_ns =
@@ -97,28 +132,32 @@ class timed {
   }
   timed(timed&& o) noexcept : inner_(std::move(o.inner_)), timer_state_(o.timer_state_) {}
 
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
-    waiter_ = h;
+  operation& op() noexcept { return inner_.op(); }
+  bool start() noexcept {
     operation& o = inner_.op();
-    o.waiter = h;
-    o.complete = on_op;
-    o.context = this;
-    timer_.waiter = h;
+    hook_.take(o, on_op, this);
     timer_.complete = on_timer;
     timer_.context = this;
     owner_ = current_backend();
     pending_.store(3, std::memory_order_relaxed);  // op, timer, this call
-    if (!inner_.start()) return false;             // done inline: no timer needed
+    if (!inner_.start()) {  // done inline: no timer needed
+      hook_.restore(o);
+      return false;
+    }
     if (!start_timer(timer_, timer_state_)) {
       // No timer could be queued: the wait cannot be bounded, so end it now
       // and report the timer's error.
       timer_failed_ = true;
-      fired_.store(true, std::memory_order_relaxed);
+      timer_done_.store(true, std::memory_order_release);
+      fired_.store(true, std::memory_order_release);
       cancel_owned(owner_, o);
       pending_.fetch_sub(1, std::memory_order_relaxed);
     }
-    return pending_.fetch_sub(1, std::memory_order_acq_rel) != 1;
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      hook_.restore(o);
+      return false;
+    }
+    return true;
   }
   op_result_t<A> await_resume() {
     auto r = inner_.await_resume();
@@ -136,7 +175,7 @@ class timed {
     auto* self = static_cast<timed*>(o->context);
     self->op_done_.store(true, std::memory_order_release);
     if (!self->timer_done_.load(std::memory_order_acquire)) cancel_owned(self->owner_, self->timer_);
-    self->finish();
+    self->arrive();
   }
   static void on_timer(operation* t) noexcept {
     auto* self = static_cast<timed*>(t->context);
@@ -145,16 +184,16 @@ class timed {
       self->fired_.store(true, std::memory_order_release);
       cancel_owned(self->owner_, self->inner_.op());
     }
-    self->finish();
+    self->arrive();
   }
-  void finish() noexcept {
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) waiter_.resume();
+  void arrive() noexcept {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) hook_.finish(inner_.op());
   }
 
   A inner_;
   operation timer_;
   timer_state timer_state_;
-  std::coroutine_handle<> waiter_;
+  completion_hook hook_;
   void* owner_ = nullptr;
   std::atomic<int> pending_{0};
   std::atomic<bool> op_done_{false}, timer_done_{false}, fired_{false};

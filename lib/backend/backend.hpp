@@ -8,6 +8,7 @@
 // cast, never a lookup, and allocates nothing per operation.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 #include <memory>
@@ -78,6 +79,17 @@ using backend_set = std::vector<std::unique_ptr<backend>>;
 result<backend_set> make_uring_backends(unsigned count);
 result<backend_set> make_epoll_backends(unsigned count);
 result<backend_set> make_iocp_backends(unsigned count);
+
+// Any thread: socket_closer calls forget_socket just before it closes
+// `s.handle` and frees `s` (no operation on `s` may be in flight then). A
+// backend that keeps something in `s.backend_slots` that could outlive the
+// close (epoll: registrations that an event batch being processed on some
+// worker may still name) installs `socket_forgetter` when it is made, to
+// drop that; io_uring and IOCP keep nothing of the kind and install nothing.
+inline std::atomic<void (*)(socket_core&) noexcept> socket_forgetter{nullptr};
+inline void forget_socket(socket_core& s) noexcept {
+  if (auto* forget = socket_forgetter.load(std::memory_order_acquire)) forget(s);
+}
 
 // Test hook (lesson 2): the next `n` submissions on any backend fail as a
 // full submission queue would, with std::errc::resource_unavailable_try_again.

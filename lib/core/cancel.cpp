@@ -13,9 +13,10 @@ namespace {
 // this coroutine, the operation may complete on the owner. The callback
 // added a reference, so that completion did not resume the awaiter (and
 // free this request's target); whoever drops the last reference resumes.
-detached cancel_on_owner(backend& owner, operation& op, std::atomic<int>& refs) {
+detached cancel_on_owner(backend& owner, operation& op, std::atomic<int>& refs,
+                         void (*finish)(operation*) noexcept) {
   if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    op.waiter.resume();  // completed meanwhile: nothing left to cancel
+    finish(&op);  // completed meanwhile: nothing left to cancel
   } else {
     owner.cancel(op);  // still in flight; its completion resumes the awaiter
   }
@@ -28,7 +29,8 @@ void cancel_owned(void* owner, operation& op) noexcept {
   if (owner) static_cast<backend*>(owner)->cancel(op);
 }
 
-void request_cancel(void* owner, operation& op, std::atomic<int>& refs) noexcept {
+void request_cancel(void* owner, operation& op, std::atomic<int>& refs,
+                    void (*finish)(operation*) noexcept) noexcept {
   auto* b = static_cast<backend*>(owner);
   if (!b) return;
   auto* w = worker::current();
@@ -39,7 +41,7 @@ void request_cancel(void* owner, operation& op, std::atomic<int>& refs) noexcept
     return;
   }
   if (refs.fetch_add(1, std::memory_order_acq_rel) == 0) return;  // already resuming
-  b->post(cancel_on_owner(*b, op, refs).handle);
+  b->post(cancel_on_owner(*b, op, refs, finish).handle);
 }
 
 }  // namespace corio::detail

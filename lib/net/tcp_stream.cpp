@@ -5,53 +5,24 @@
 
 namespace corio::net {
 
-namespace {
-// A connect on a socket that the stream does not own yet.
-class connect_awaiter : public detail::op_awaiter_base<connect_awaiter> {
- public:
-  connect_awaiter(detail::socket_core& s, const endpoint& to) noexcept : sock_(s) {
-    detail::sys::to_sockaddr(to, addr_);
+detail_connect::connect_awaiter::connect_awaiter(const endpoint& to) noexcept {
+  detail::sys::to_sockaddr(to, addr_);
+  if (auto h = detail::sys::open_tcp(to.af())) {
+    sock_ = detail::sys::adopt(*h);
+  } else {
+    open_error_ = h.error();
   }
-  detail::operation& op() noexcept { return op_; }
-  bool start() noexcept { return detail::start_connect(op_, sock_, addr_); }
-  result<void> await_resume() const noexcept {
-    if (op_.res < 0) return fail(detail::error_from_result(op_.res));
-    return {};
-  }
-
- private:
-  detail::operation op_;
-  detail::socket_core& sock_;
-  detail::address_storage addr_;
-};
-}  // namespace
-
-task<result<tcp_stream>> tcp_stream::connect(endpoint to) {
-  auto handle = detail::sys::open_tcp(to.af());
-  if (!handle) co_return fail(handle.error());
-  auto sock = detail::sys::adopt(*handle);
-  auto connected = co_await connect_awaiter(*sock, to);
-  if (!connected) co_return fail(connected.error());
-  co_return tcp_stream(std::move(sock));
 }
 
-task<result<void>> read_half::read_exact(std::span<std::byte> buf) {
-  while (!buf.empty()) {
-    auto n = co_await read(buf);
-    if (!n) co_return fail(n.error());
-    if (*n == 0) co_return fail(errc::unexpected_eof);
-    buf = buf.subspan(*n);
-  }
-  co_return result<void>{};
+bool detail_connect::connect_awaiter::start() noexcept {
+  if (!sock_) return false;  // the socket could not be opened: nothing to wait for
+  return detail::start_connect(op_, *sock_, addr_);
 }
 
-task<result<void>> write_half::write_all(std::span<const std::byte> buf) {
-  while (!buf.empty()) {
-    auto n = co_await write(buf);
-    if (!n) co_return fail(n.error());
-    buf = buf.subspan(*n);
-  }
-  co_return result<void>{};
+result<tcp_stream> detail_connect::connect_awaiter::await_resume() noexcept {
+  if (open_error_) return fail(open_error_);
+  if (op_.res < 0) return fail(detail::error_from_result(op_.res));
+  return tcp_stream(std::move(sock_));
 }
 
 result<void> tcp_stream::shutdown(shutdown_how how) noexcept {

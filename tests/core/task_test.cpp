@@ -52,8 +52,17 @@ TEST_F(task_test, PropagatesExceptionsToTheAwaiter) {
   EXPECT_THROW(run(throws()), std::runtime_error);
 }
 
+// Sanitizer builds keep every call frame (no tail call for the symmetric
+// transfer), so there the chain is only deep enough to exercise the path;
+// the optimized builds prove the stack stays flat at a million levels.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr long chain_depth = 10'000;
+#else
+constexpr long chain_depth = 1'000'000;
+#endif
+
 TEST_F(task_test, DeepSynchronousChainsDoNotGrowTheStack) {
-  EXPECT_EQ(run(chain(1'000'000)), 1'000'000);
+  EXPECT_EQ(run(chain(chain_depth)), chain_depth);
 }
 
 TEST_F(task_test, UnstartedTaskFreesItsFrame) {

@@ -101,5 +101,56 @@ TEST_F(timeout_test, ReadRacingItsDeadlineLosesNoByte) {
   }());
 }
 
+TEST_F(timeout_test, CombinatorsNest) {
+  run([](runtime& rt) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    std::array<char, 4> buf;
+    // The timeout inside a stop: the deadline fires first.
+    std::stop_source never;
+    auto a = co_await with_stop(with_timeout(server.read(buf), 5ms), never.get_token());
+    CO_ASSERT(!a);
+    EXPECT_EQ(a.error(), errc::timed_out);
+    // The stop outside a long timeout: the stop wins, from another coroutine.
+    std::stop_source stop;
+    scope s;
+    result<std::size_t> b = 0;
+    s.spawn_local([](net::tcp_stream& server, std::stop_token tok, result<std::size_t>& b) -> task<void> {
+      std::array<char, 4> buf;
+      b = co_await with_stop(with_timeout(server.read(buf), 1h), tok);
+    }(server, stop.get_token(), b));
+    while (rt.operations_in_flight() < 2) co_await yield();  // the read and its timer
+    stop.request_stop();
+    co_await s.join();
+    CO_ASSERT(!b);
+    EXPECT_EQ(b.error(), std::errc::operation_canceled);
+    EXPECT_EQ(rt.operations_in_flight(), 0);
+  }(rt));
+}
+
+TEST_F(timeout_test, WholeTransfersAndConnectsTakeTimeoutsToo) {
+  run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    // read_exact of more than will ever come: the deadline ends it.
+    (void)co_await client.write(std::string_view("ab"));
+    std::array<char, 4> buf;
+    auto r = co_await with_timeout(server.read_exact(buf), 10ms);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), errc::timed_out);
+    // write_all that completes well within its deadline.
+    auto w = co_await with_timeout(client.write_all(std::string_view("cdef")), std::chrono::hours(1));
+    EXPECT_TRUE(w);
+    auto listener = listen_loopback();
+    auto c = co_await with_timeout(net::tcp_stream::connect(net::endpoint::loopback_v4(port_of(listener))),
+                                   std::chrono::hours(1));
+    EXPECT_TRUE(c);
+    std::stop_source stopped;
+    stopped.request_stop();
+    auto d = co_await with_stop(net::tcp_stream::connect(net::endpoint::loopback_v4(port_of(listener))),
+                                stopped.get_token());
+    CO_ASSERT(!d);
+    EXPECT_EQ(d.error(), std::errc::operation_canceled);
+  }());
+}
+
 }  // namespace
 }  // namespace corio::test

@@ -70,4 +70,86 @@ class transfer_awaiter : public op_awaiter_base<transfer_awaiter<Write>> {
   refused state_ = refused::no;
 };
 
+/// write_all / read_exact: repeats the transfer until the whole buffer is
+/// done, without a coroutine frame per call (so without an allocation). A
+/// combinator wrapping it (with_stop, with_timeout) sets op().complete before
+/// start(); that callback runs once, when the whole transfer has ended.
+template <bool Write>
+class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>> {
+ public:
+  using buffer_ptr = std::conditional_t<Write, const std::byte*, std::byte*>;
+  transfer_all_awaiter(socket_core* s, buffer_ptr data, std::size_t size) noexcept
+      : sock_(s), data_(data), size_(size) {}
+
+  operation& op() noexcept { return op_; }
+  bool start() noexcept {
+    if (!sock_) {
+      state_ = refused::not_open;
+      return false;
+    }
+    if (flag().exchange(true, std::memory_order_acquire)) {
+      state_ = refused::busy;
+      return false;
+    }
+    final_ = op_.complete;
+    final_context_ = op_.context;
+    op_.complete = step_done;
+    op_.context = this;
+    return issue();
+  }
+  result<void> await_resume() noexcept {
+    if (state_ == refused::not_open) return fail(errc::not_open);
+    if (state_ == refused::busy) return fail(errc::concurrent_operation);
+    flag().store(false, std::memory_order_release);
+    if (op_.res < 0) return fail(error_from_result(op_.res));
+    if (done_ < size_) return fail(errc::unexpected_eof);
+    return {};
+  }
+  /// Bytes transferred, including those of a transfer that then failed.
+  std::size_t transferred() const noexcept { return done_; }
+
+ private:
+  enum class refused : std::uint8_t { no, not_open, busy };
+  std::atomic<bool>& flag() noexcept { return Write ? sock_->writing : sock_->reading; }
+
+  // Starts steps until one is in flight (true) or the transfer is over
+  // (false: complete, failed, or EOF).
+  bool issue() noexcept {
+    while (done_ < size_) {
+      bool pending;
+      if constexpr (Write) {
+        pending = start_send(op_, *sock_, data_ + done_, size_ - done_);
+      } else {
+        pending = start_recv(op_, *sock_, data_ + done_, size_ - done_);
+      }
+      if (pending) return true;
+      if (!account()) return false;
+    }
+    op_.res = 0;
+    return false;
+  }
+  // Adds a finished step; false when it ended the transfer (error or EOF).
+  bool account() noexcept {
+    if (op_.res <= 0) return false;
+    done_ += static_cast<std::size_t>(op_.res);
+    return true;
+  }
+  static void step_done(operation* o) noexcept {
+    auto* self = static_cast<transfer_all_awaiter*>(o->context);
+    if (self->account() && self->issue()) return;  // the next step is in flight
+    o->complete = self->final_;
+    o->context = self->final_context_;
+    o->complete(o);
+  }
+
+  operation op_;
+  socket_core* sock_;
+  buffer_ptr data_;
+  std::size_t size_;
+  std::size_t done_ = 0;
+  void (*final_)(operation*) noexcept = nullptr;
+  void* final_context_ = nullptr;
+  refused state_ = refused::no;
+};
+
 }  // namespace corio::detail

@@ -25,9 +25,13 @@ class read_half {
   auto read(R&& buf) noexcept {
     return detail::transfer_awaiter<false>(sock_, std::ranges::data(buf), std::ranges::size(buf));
   }
-  /// Reads exactly `buf.size()` bytes; errc::unexpected_eof if the stream
-  /// ends first.
-  task<result<void>> read_exact(std::span<std::byte> buf);
+  /// Reads exactly `buf.size()` bytes, one read at a time; errc::unexpected_eof
+  /// if the stream ends first. Allocates nothing.
+  template <detail::byte_range R>
+  auto read_exact(R&& buf) noexcept {
+    return detail::transfer_all_awaiter<false>(
+        sock_, reinterpret_cast<std::byte*>(std::ranges::data(buf)), std::ranges::size(buf));
+  }
 
  private:
   friend class tcp_stream;
@@ -46,14 +50,38 @@ class write_half {
   auto write(const R& buf) noexcept {
     return detail::transfer_awaiter<true>(sock_, std::ranges::data(buf), std::ranges::size(buf));
   }
-  /// Writes all of `buf`, in order, one write at a time.
-  task<result<void>> write_all(std::span<const std::byte> buf);
+  /// Writes all of `buf`, in order, one write at a time. Allocates nothing.
+  template <detail::byte_range R>
+  auto write_all(const R& buf) noexcept {
+    return detail::transfer_all_awaiter<true>(
+        sock_, reinterpret_cast<const std::byte*>(std::ranges::data(buf)), std::ranges::size(buf));
+  }
 
  private:
   friend class tcp_stream;
   explicit write_half(detail::socket_core* s) noexcept : sock_(s) {}
   detail::socket_core* sock_;
 };
+
+namespace detail_connect {
+/// tcp_stream::connect's awaiter: an operation awaiter, so with_timeout and
+/// with_stop bound and cancel a connect like any other operation.
+class connect_awaiter : public detail::op_awaiter_base<connect_awaiter> {
+ public:
+  explicit connect_awaiter(const endpoint& to) noexcept;
+  connect_awaiter(connect_awaiter&&) noexcept = default;
+  detail::operation& op() noexcept { return op_; }
+  bool start() noexcept;
+  /// The connected stream, or the error.
+  result<tcp_stream> await_resume() noexcept;
+
+ private:
+  detail::operation op_;
+  detail::socket_ptr sock_;
+  detail::address_storage addr_;
+  std::error_code open_error_;
+};
+}  // namespace detail_connect
 
 /// The two halves of one stream.
 struct stream_halves {
@@ -70,8 +98,11 @@ class tcp_stream {
   explicit tcp_stream(detail::socket_ptr s) noexcept : sock_(std::move(s)) {}
 
   /// Connects to `to`. Resumes on a worker with the stream, or the error
-  /// (std::errc::connection_refused for a closed port, ...).
-  static task<result<tcp_stream>> connect(endpoint to);
+  /// (std::errc::connection_refused for a closed port, ...). Wrap it in
+  /// with_timeout or with_stop to bound or cancel it.
+  static detail_connect::connect_awaiter connect(const endpoint& to) noexcept {
+    return detail_connect::connect_awaiter(to);
+  }
 
   /// See read_half::read. 0 bytes read means orderly EOF.
   template <detail::byte_range R>
@@ -82,10 +113,12 @@ class tcp_stream {
   auto write(const R& buf) noexcept {
     return write_half(sock_.get()).write(buf);
   }
-  task<result<void>> read_exact(std::span<std::byte> buf) {
+  template <detail::byte_range R>
+  auto read_exact(R&& buf) noexcept {
     return read_half(sock_.get()).read_exact(buf);
   }
-  task<result<void>> write_all(std::span<const std::byte> buf) {
+  template <detail::byte_range R>
+  auto write_all(const R& buf) noexcept {
     return write_half(sock_.get()).write_all(buf);
   }
 

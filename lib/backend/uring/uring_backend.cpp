@@ -23,6 +23,9 @@ result<void> uring_backend::attach_thread() noexcept {
     int r = io_uring_enable_rings(&ring_);
     if (r < 0) return fail(std::error_code(-r, std::generic_category()));
   }
+  // Saves the ring-fd lookup in every io_uring_enter; an old kernel that
+  // cannot do it simply keeps the plain fd.
+  (void)io_uring_register_ring_fd(&ring_);
   arm_wake_read();
   return {};
 }
@@ -78,10 +81,11 @@ void uring_backend::cancel(operation& op) noexcept {
 }
 
 void uring_backend::post(std::coroutine_handle<> h) noexcept {
-  {
-    std::lock_guard lock(posted_mu_);
-    posted_.push_back(h);
-  }
+  std::lock_guard lock(posted_mu_);
+  posted_.push_back(h);
+  // TRICKY: wake while still holding the lock. Once it is released the
+  // worker may drain `h`, run that coroutine to its end and let the runtime
+  // (and this backend) be destroyed, so nothing here may touch *this after.
   wake();
 }
 

@@ -26,7 +26,7 @@ result<native_socket> open_tcp(net::endpoint::family af) noexcept {
 void close_handle(native_socket h) noexcept { ::close(static_cast<int>(h)); }
 
 socket_ptr adopt(native_socket h) {
-  auto* s = new socket_core;
+  auto* s = new_core();
   s->handle = h;
   return socket_ptr(s);
 }

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Side-by-side echo comparison: corio (each Linux backend), Asio, a raw
+io_uring loop and a raw epoll loop, in one run.
+
+The server is pinned to one core and the load generator (corio's
+echo_client) to the other, so what separates the servers is the server's
+CPU time per echoed message, read from /proc/PID/stat over the measured
+window. Servers run alternately for several rounds; the table shows the
+median, min-max and the ratio to the raw io_uring loop.
+
+Usage: bench/compare_echo.py --build build/bench [--rounds 3] [--seconds 4]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def start_server(cmd, core):
+    p = subprocess.Popen(["taskset", "-c", str(core)] + cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.search(r":(\d+)\b", line)
+    if not m:
+        p.kill()
+        raise RuntimeError(f"{cmd[0]} did not report a port: {line!r} {p.stderr.read()}")
+    return p, int(m.group(1))
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / TICK, int(fields[12]) / TICK  # utime, stime
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def stop(p):
+    p.send_signal(2)
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def parse_result(text):
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    raise RuntimeError("no RESULT line in load generator output:\n" + text)
+
+
+def one_run(server_cmd, client, conns, size, seconds, warmup, cores):
+    p, port = start_server(server_cmd, cores[0])
+    try:
+        cmd = ["taskset", "-c", cores[1], client, "--port", str(port), "--threads", "1",
+               "--connections", str(conns), "--size", str(size), "--duration", str(seconds),
+               "--warmup", str(warmup)]
+        c = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(warmup)
+        u0, s0 = cpu_seconds(p.pid)
+        out, _ = c.communicate(timeout=seconds + warmup + 60)
+        u1, s1 = cpu_seconds(p.pid)
+        r = parse_result(out)
+        if r.get("errors", 0) != 0 or c.returncode != 0:
+            raise RuntimeError(f"load generator reported errors: {out}")
+        msgs = r["msgs"]
+        return {"msgs_per_s": r["msgs_per_s"], "p50": r["p50_us"], "p99": r["p99_us"],
+                "user_us": (u1 - u0) * 1e6 / msgs, "sys_us": (s1 - s0) * 1e6 / msgs}
+    finally:
+        stop(p)
+
+
+def idle_rss(server_cmd, client, n, cores):
+    p, port = start_server(server_cmd, cores[0])
+    try:
+        before = rss_kib(p.pid)
+        c = subprocess.Popen(["taskset", "-c", cores[1], client, "--port", str(port),
+                              "--idle", str(n), "--duration", "3", "--threads", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        peak = before
+        while c.poll() is None:
+            peak = max(peak, rss_kib(p.pid))
+            time.sleep(0.1)
+        out = c.stdout.read()
+        m = re.search(r"survived=(\d+)", out)
+        survived = int(m.group(1)) if m else 0
+        return (peak - before) * 1024 / max(survived, 1), survived
+    finally:
+        stop(p)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build/bench")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--warmup", type=float, default=1)
+    ap.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS check (0 = skip)")
+    ap.add_argument("--cores", default="0,1", help="server core,client core")
+    args = ap.parse_args()
+    b = args.build
+    cores = args.cores.split(",")
+    client = f"{b}/demos/echo_client"
+    servers = {
+        "raw-uring": [f"{b}/bench/peers/raw_uring_echo", "--port", "0"],
+        "raw-epoll": [f"{b}/bench/peers/raw_epoll_echo", "--port", "0"],
+        "asio": [f"{b}/bench/peers/asio_echo", "--port", "0"],
+        "corio-uring": [f"{b}/demos/echo_server", "--port", "0", "--threads", "1", "--backend", "uring"],
+        "corio-epoll": [f"{b}/demos/echo_server", "--port", "0", "--threads", "1", "--backend", "epoll"],
+    }
+    for name, cmd in servers.items():
+        if not os.access(cmd[0], os.X_OK):
+            sys.exit(f"missing {cmd[0]}: build with -DCORIO_BUILD_BENCH=ON first")
+    configs = [(64, 64), (1000, 64), (64, 4096)]
+    print(f"# echo comparison, {time.strftime('%Y-%m-%d %H:%M')}, {os.uname().nodename}, "
+          f"{args.rounds} rounds x {args.seconds}s, server on core {cores[0]}, client on core {cores[1]}")
+    for conns, size in configs:
+        runs = {name: [] for name in servers}
+        for rnd in range(args.rounds):
+            for name, cmd in servers.items():
+                runs[name].append(one_run(cmd, client, conns, size, args.seconds, args.warmup, cores))
+                print(f"  round {rnd + 1} {name}: {runs[name][-1]['msgs_per_s']:.0f} msg/s", file=sys.stderr)
+        base = statistics.median(r["user_us"] + r["sys_us"] for r in runs["raw-uring"])
+        print(f"\n## {conns} connections, {size} B messages")
+        print("| server | msgs/s median (min-max) | p50 µs | p99 µs | CPU µs/msg user | sys | total | vs raw-uring |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, rs in runs.items():
+            med = lambda k: statistics.median(r[k] for r in rs)
+            tot = statistics.median(r["user_us"] + r["sys_us"] for r in rs)
+            print(f"| {name} | {med('msgs_per_s'):.0f} ({min(r['msgs_per_s'] for r in rs):.0f}-"
+                  f"{max(r['msgs_per_s'] for r in rs):.0f}) | {med('p50'):.0f} | {med('p99'):.0f} | "
+                  f"{med('user_us'):.3f} | {med('sys_us'):.3f} | {tot:.3f} | {tot / base:.2f}x |")
+    if args.idle:
+        print(f"\n## server RSS per idle connection at {args.idle} idle connections")
+        print("| server | bytes/connection | survived |")
+        print("|---|---|---|")
+        for name, cmd in servers.items():
+            per, survived = idle_rss(cmd, client, args.idle, cores)
+            print(f"| {name} | {per:.0f} | {survived} |")
+
+
+if __name__ == "__main__":
+    main()

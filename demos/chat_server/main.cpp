@@ -1,0 +1,111 @@
+// demos/chat_server/main.cpp: the chat server's command line. The server
+// itself is in chat.hpp / chat.cpp (the protocol is described there).
+//
+//   chat_server --port 0 --threads 2
+//   chat_server listening on 127.0.0.1:41234 (backend uring, 2 threads)
+//
+// Ctrl-C (SIGINT, SIGTERM) stops accepting, tells every client
+// "BYE server shutting down", closes the connections and exits 0.
+#include <fmt/core.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include "chat_server/chat.hpp"
+#include "common/args.hpp"
+#include "corio/corio.hpp"
+
+namespace {
+
+struct options {
+  corio::net::endpoint address;
+  corio::runtime_options runtime;
+  chat::options chat;
+};
+
+std::optional<int> parse_options(int argc, const char* const* argv, options& out) {
+  std::uint16_t port = 0;
+  std::string host = "127.0.0.1";
+  std::optional<unsigned> threads;
+  std::string backend = "auto";
+  std::uint64_t queue = out.chat.queue;
+  std::uint64_t max_line = out.chat.max_line;
+  std::string summary =
+      "A line-based chat server (a corio demo: each connection is a reader and a writer\n"
+      "coroutine in one scope; rooms hold only the members' outbound channels).\n"
+      "Try it with: chat_client --port P   (or nc 127.0.0.1 P). Stop it with Ctrl-C.\n\n"
+      "Protocol:\n";
+  for (auto line : chat::help_lines) summary.append("  ").append(line.substr(5)).append("\n");
+  summary +=
+      "\nSlow clients: a client whose outbound queue (--queue lines) is full is\n"
+      "disconnected with 'ERR too slow ...', so it never holds up its room.";
+  demo::args cli("chat_server", summary);
+  cli.integer("port", "P", port, std::uint16_t{0}, std::uint16_t{65535},
+              "port to listen on; 0 picks a free one (printed at start)")
+      .text("host", "ADDR", host, "address to listen on, IPv4 or IPv6 (::1, 0.0.0.0, ::)")
+      .integer("threads", "N", threads, 1u, 1024u, "worker threads")
+      .default_text("one per core")
+      .choice("backend", backend, {"auto", "uring", "epoll", "iocp"}, "I/O backend")
+      .integer("queue", "LINES", queue, std::uint64_t{1}, std::uint64_t{1} << 20,
+               "outbound lines queued per client before it counts as too slow")
+      .integer("max-line", "BYTES", max_line, std::uint64_t{16}, std::uint64_t{1} << 20,
+               "longest line a client may send");
+  if (auto code = cli.parse(argc, argv)) return code;
+
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto at = corio::net::endpoint::parse(host, port);
+  if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
+  out.address = *at;
+  out.runtime.threads = threads.value_or(0);
+  out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  out.chat.queue = static_cast<std::size_t>(queue);
+  out.chat.max_line = static_cast<std::size_t>(max_line);
+  return std::nullopt;
+}
+
+corio::task<void> wait_for_ctrl_c(std::stop_token stop) {
+  auto sig = co_await corio::ctrl_c(stop);
+  if (sig) fmt::print(stderr, "chat_server: shutting down\n");
+}
+
+// Serves until Ctrl-C (or until the listener fails): whichever ends first
+// stops the other, and when_any joins both.
+corio::task<void> run(chat::server& server, corio::net::tcp_listener& listener) {
+  co_await corio::when_any(
+      [&](std::stop_token stop) { return server.serve(listener, stop); },
+      [](std::stop_token stop) { return wait_for_ctrl_c(stop); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  if (auto code = parse_options(argc, argv, opt)) return *code;
+
+  auto rt = corio::runtime::create(opt.runtime);
+  if (!rt) {
+    fmt::print(stderr, "chat_server: cannot start the runtime (backend {}): {}\n",
+               corio::to_string(opt.runtime.backend), rt.error().message());
+    return 1;
+  }
+  auto listener = corio::net::tcp_listener::bind(opt.address);
+  if (!listener) {
+    fmt::print(stderr, "chat_server: cannot listen on {}: {}\n", opt.address.to_string(),
+               listener.error().message());
+    return 1;
+  }
+  auto bound = listener->local_endpoint();
+  fmt::print("chat_server listening on {} (backend {}, {} threads)\n",
+             bound ? bound->to_string() : opt.address.to_string(), corio::to_string(rt->backend()),
+             rt->threads());
+  std::fflush(stdout);
+
+  chat::server server(opt.chat);
+  rt->block_on(run(server, *listener));
+  fmt::print(stderr, "chat_server: {} connections served, {} disconnected as too slow\n",
+             server.accepted(), server.slow_disconnects());
+  return 0;
+}

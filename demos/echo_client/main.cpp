@@ -1,0 +1,650 @@
+// demos/echo_client/main.cpp: a closed-loop load generator for echo_server.
+//
+// Each connection writes `--pipeline` messages, reads them all back, checks
+// every byte against what it sent and starts again, until `--duration` or
+// `--messages` runs out. Latency (write start to full echo) goes into a
+// per-connection histogram, merged at the end. `--idle N` instead opens N
+// connections, pings each once, holds them for `--duration` and counts the
+// ones that still answer.
+//
+//   echo_client --port 41234 --connections 64 --duration 3
+//   ...
+//   RESULT msgs=1234567 seconds=3.000 msgs_per_s=411522.3 p50_us=150.1 ...
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/args.hpp"
+#include "common/histogram.hpp"
+#include "corio/corio.hpp"
+
+#if defined(_WIN32)
+#include <io.h>
+#else
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#endif
+
+namespace {
+
+using corio::clock;
+using namespace std::chrono_literals;
+
+// ---- Options ----------------------------------------------------------------
+
+struct options {
+  corio::net::endpoint target;
+  corio::runtime_options runtime;
+  unsigned connections = 64;
+  std::size_t size = 64;
+  double duration = 5;
+  std::uint64_t messages = std::numeric_limits<std::uint64_t>::max();  // per connection
+  unsigned pipeline = 1;
+  double warmup = 0;
+  unsigned idle = 0;  // 0: load mode
+  double timeout = 5;
+};
+
+#if defined(__linux__)
+// How many source ports a client may use towards one server address.
+std::optional<unsigned> ephemeral_ports() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned lo = 0, hi = 0;
+  if (f >> lo >> hi && hi >= lo) return hi - lo + 1;
+  return std::nullopt;
+}
+#endif
+
+std::optional<int> parse_options(int argc, const char* const* argv, options& out) {
+  std::optional<std::uint16_t> port;
+  std::string host = "127.0.0.1";
+  std::optional<unsigned> threads, connections, pipeline, idle;
+  std::optional<std::uint64_t> messages;
+  std::optional<double> warmup;
+  std::string backend = "auto";
+  demo::args cli("echo_client",
+                 "A closed-loop load generator for echo_server: each connection sends --pipeline\n"
+                 "messages, reads them back, verifies every byte and repeats, for --duration\n"
+                 "seconds or --messages messages, whichever ends first. Prints messages/s and\n"
+                 "latency percentiles, then a 'RESULT ...' line for scripts. With --idle N it\n"
+                 "opens N connections instead, pings each once, holds them for --duration and\n"
+                 "reports how many survived. Exit code: 0 ok, 1 errors, 2 bad arguments.");
+  cli.integer("port", "P", port, std::uint16_t{1}, std::uint16_t{65535}, "server port")
+      .required()
+      .text("host", "ADDR", host, "server address, IPv4 or IPv6 (::1)")
+      .integer("connections", "N", connections, 1u, 1'000'000u, "concurrent connections")
+      .default_text("64")
+      .integer("size", "BYTES", out.size, std::size_t{1}, std::size_t{16} << 20,
+               "bytes per message")
+      .number("duration", "SECONDS", out.duration, 0.001, 3600,
+              "how long to measure (after --warmup); with --idle, how long to hold")
+      .integer("messages", "M", messages, std::uint64_t{1}, std::uint64_t{1} << 50,
+               "stop each connection after M messages (or at --duration, if sooner)")
+      .integer("pipeline", "K", pipeline, 1u, 4096u,
+               "messages in flight per connection: write K, then read K")
+      .default_text("1")
+      .number("warmup", "SECONDS", warmup, 0, 3600,
+              "run this long first, without counting it in the figures")
+      .default_text("0")
+      .integer("idle", "N", idle, 1u, 1'000'000u,
+               "hold N idle connections instead of generating load")
+      .number("timeout", "SECONDS", out.timeout, 0.1, 3600,
+              "give up when nothing has moved for this long (connecting, awaiting echoes)")
+      .integer("threads", "N", threads, 1u, 1024u, "worker threads")
+      .default_text("one per core")
+      .choice("backend", backend, {"auto", "uring", "epoll", "iocp"}, "I/O backend");
+  if (auto code = cli.parse(argc, argv)) return code;
+
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto target = corio::net::endpoint::parse(host, *port);
+  if (!target) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
+  out.target = *target;
+  out.runtime.threads = threads.value_or(0);
+  out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  out.connections = connections.value_or(out.connections);
+  out.pipeline = pipeline.value_or(out.pipeline);
+  out.messages = messages.value_or(out.messages);
+  out.warmup = warmup.value_or(out.warmup);
+
+  if (idle) {
+    if (connections || pipeline || messages || warmup)
+      return cli.fail(
+          "--idle cannot be combined with --connections, --pipeline, --messages or --warmup");
+    out.idle = *idle;
+#if defined(__linux__)
+    // TODO(corio API): with a way to bind a stream's source address before
+    // connecting, connections could spread over 127.0.0.1..127.0.0.x and go
+    // past one address's ephemeral port range. corio has none yet.
+    auto ports = ephemeral_ports();
+    if (ports && out.idle > *ports && host.starts_with("127."))
+      return cli.fail(
+          fmt::format("--idle {}: one source address has only {} ephemeral ports, and corio "
+                      "cannot bind a source address yet; use at most {}",
+                      out.idle, *ports, *ports));
+#endif
+  }
+  const double buffers = 2.0 * out.connections * out.pipeline * static_cast<double>(out.size);
+  if (buffers > 8.0 * (1ull << 30))
+    return cli.fail(
+        fmt::format("--connections x --pipeline x --size needs {:.1f} GiB of buffers (at most 8)",
+                    buffers / (1ull << 30)));
+  return std::nullopt;
+}
+
+// Many connections need many descriptors: lift the soft limit to the hard one.
+std::uint64_t raise_descriptor_limit() {
+#if defined(_WIN32)
+  return std::numeric_limits<std::uint64_t>::max();
+#else
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return std::numeric_limits<std::uint64_t>::max();
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) (void)getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  return lim.rlim_cur;
+#endif
+}
+
+bool stderr_is_tty() {
+#if defined(_WIN32)
+  return _isatty(_fileno(stderr)) != 0;
+#else
+  return isatty(fileno(stderr)) != 0;
+#endif
+}
+
+// ---- What a run shares between its connections and the main thread --------
+
+enum class phase : int { starting, running, opening, holding, checking };
+
+struct alignas(64) connection_stats {
+  // Written by the connection's coroutine only; read by the progress line.
+  std::atomic<std::uint64_t> echoed{0};    // all verified messages, warmup included
+  std::atomic<std::uint64_t> measured{0};  // those that started after the warmup
+  // Read only after the run has been joined.
+  clock::time_point last_echo{};
+  demo::histogram<std::uint32_t> latency;  // of the measured messages
+};
+
+enum class error_kind { connect, io, verify };
+
+// Errors are rare: counted in shared atomics, the first of each kind kept.
+class error_log {
+ public:
+  void note(error_kind k, std::string what) {
+    count(k).fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    auto& first = first_[static_cast<int>(k)];
+    if (first.empty()) first = std::move(what);
+  }
+  std::atomic<std::uint64_t>& count(error_kind k) { return counts_[static_cast<int>(k)]; }
+  std::uint64_t total() const {
+    std::uint64_t n = 0;
+    for (const auto& c : counts_) n += c.load(std::memory_order_relaxed);
+    return n;
+  }
+  std::string first(error_kind k) {
+    std::lock_guard lock(mu_);
+    return first_[static_cast<int>(k)];
+  }
+
+ private:
+  std::atomic<std::uint64_t> counts_[3] = {};
+  std::mutex mu_;
+  std::string first_[3];
+};
+
+struct run_state {
+  options opt;
+  std::atomic<phase> now{phase::starting};
+  // Set before `now` becomes running (release), read after (acquire).
+  clock::time_point measure_from{}, stop_at{};
+  std::vector<connection_stats> conns;  // load mode
+  std::atomic<std::uint64_t> connected{0};
+  error_log errors;
+  // --idle
+  std::atomic<std::uint64_t> opened{0}, checked{0}, survived{0};
+  clock::time_point hold_until{};
+};
+
+// ---- Messages ----------------------------------------------------------------
+
+// Fills `out` with bytes that depend on the connection and the message's
+// sequence number, so a byte echoed on the wrong connection, out of order
+// or twice fails verification. xorshift64: cheap, and no two nearby seeds
+// give the same stream.
+void fill_pattern(std::span<std::byte> out, std::uint32_t conn, std::uint64_t seq) noexcept {
+  std::uint64_t x =
+      (std::uint64_t{conn} << 40) ^ (seq * 0x9E3779B97F4A7C15ull) ^ 0x2545F4914F6CDD1Dull;
+  x |= 1;
+  std::size_t i = 0;
+  for (; i + 8 <= out.size(); i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(out.data() + i, &x, 8);
+  }
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  std::memcpy(out.data() + i, &x, out.size() - i);
+}
+
+// The offset of the first byte where `got` differs from `want`.
+std::size_t first_difference(std::span<const std::byte> got, std::span<const std::byte> want) {
+  return static_cast<std::size_t>(std::ranges::mismatch(got, want).in1 - got.begin());
+}
+
+std::string describe(const corio::net::endpoint& at, std::string_view what, std::error_code ec) {
+  return fmt::format("{} {}: {}", what, at.to_string(), ec.message());
+}
+
+// ---- Load mode ----------------------------------------------------------------
+
+// Bytes written and not yet read back are kept under this, so that neither
+// side can block on a full socket buffer while the other waits for it
+// (the server writes back before it reads again).
+constexpr std::size_t window = 32 * 1024;
+
+// One connection's closed loop: write a batch of messages (at most `window`
+// bytes ahead of what came back), read them back, verify, repeat. Allocates
+// its buffers once; nothing per message.
+corio::task<void> ping_pong(run_state& run, std::uint32_t id) {
+  const options& opt = run.opt;
+  connection_stats& st = run.conns[id];
+  auto conn = co_await corio::net::tcp_stream::connect(opt.target);
+  if (!conn) {
+    run.errors.note(error_kind::connect, describe(opt.target, "cannot connect to", conn.error()));
+    co_return;
+  }
+  run.connected.fetch_add(1, std::memory_order_relaxed);
+  (void)conn->set_nodelay(true);
+
+  const std::size_t size = opt.size;
+  std::vector<std::byte> out(size * opt.pipeline), in(size * opt.pipeline);
+  std::vector<clock::time_point> started(opt.pipeline);
+  std::uint64_t seq = 0, echoed = 0, measured = 0;
+  while (seq < opt.messages && clock::now() < run.stop_at) {
+    const auto k =
+        static_cast<std::size_t>(std::min<std::uint64_t>(opt.pipeline, opt.messages - seq));
+    const std::size_t total = k * size;
+    for (std::size_t j = 0; j < k; ++j)
+      fill_pattern(std::span(out).subspan(j * size, size), id, seq + j);
+    std::size_t sent = 0, got = 0, timed = 0, done = 0;  // bytes, bytes, messages, messages
+    while (done < k) {
+      if (sent < total && sent - got < window) {
+        const std::size_t n = std::min(total - sent, window - (sent - got));
+        const auto now = clock::now();  // each message's clock starts with its first byte
+        for (; timed < k && timed * size < sent + n; ++timed) started[timed] = now;
+        auto w = co_await conn->write(std::span(out).subspan(sent, n));
+        if (!w) {
+          run.errors.note(error_kind::io, describe(opt.target, "write to", w.error()));
+          co_return;
+        }
+        sent += *w;
+        continue;
+      }
+      auto r = co_await conn->read(std::span(in).subspan(got, sent - got));
+      if (!r || *r == 0) {
+        run.errors.note(error_kind::io,
+                        r ? fmt::format("read from {}: the server closed the connection",
+                                        opt.target.to_string())
+                          : describe(opt.target, "read from", r.error()));
+        co_return;
+      }
+      got += *r;
+      const auto now = clock::now();
+      for (; done < k && (done + 1) * size <= got; ++done) {
+        auto want = std::span(out).subspan(done * size, size);
+        auto back = std::span(in).subspan(done * size, size);
+        if (!std::ranges::equal(back, want)) {
+          run.errors.note(
+              error_kind::verify,
+              fmt::format("connection {} message {}: echoed bytes differ (first at byte {})", id,
+                          seq + done, first_difference(back, want)));
+        }
+        ++echoed;
+        if (started[done] >= run.measure_from) {
+          st.latency.record(static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(now - started[done]).count()));
+          st.last_echo = now;
+          ++measured;
+        }
+      }
+    }
+    seq += k;
+    st.echoed.store(echoed, std::memory_order_relaxed);
+    st.measured.store(measured, std::memory_order_relaxed);
+  }
+}
+
+corio::task<void> run_load(run_state& run) {
+  run.conns = std::vector<connection_stats>(run.opt.connections);
+  const auto start = clock::now();
+  run.measure_from = start + std::chrono::duration_cast<clock::duration>(
+                                 std::chrono::duration<double>(run.opt.warmup));
+  run.stop_at = run.measure_from + std::chrono::duration_cast<clock::duration>(
+                                       std::chrono::duration<double>(run.opt.duration));
+  run.now.store(phase::running, std::memory_order_release);
+  corio::scope connections;
+  for (std::uint32_t i = 0; i < run.opt.connections; ++i) connections.spawn(ping_pong(run, i));
+  co_await connections.join();
+}
+
+// ---- Idle mode ------------------------------------------------------------------
+
+// Sends one message and checks its echo.
+corio::task<bool> ping(run_state& run, corio::net::tcp_stream& conn, std::uint32_t id,
+                       std::uint64_t seq, std::span<std::byte> out, std::span<std::byte> in) {
+  fill_pattern(out, id, seq);
+  auto w = co_await conn.write_all(out);
+  if (!w) {
+    run.errors.note(error_kind::io, describe(run.opt.target, "write to", w.error()));
+    co_return false;
+  }
+  auto r = co_await conn.read_exact(in);
+  if (!r) {
+    run.errors.note(error_kind::io, describe(run.opt.target, "read from", r.error()));
+    co_return false;
+  }
+  if (!std::ranges::equal(in, out)) {
+    run.errors.note(error_kind::verify,
+                    fmt::format("connection {} message {}: echoed bytes differ", id, seq));
+    co_return false;
+  }
+  co_return true;
+}
+
+// One of a few hundred workers that share the connections out by index, so
+// that the server's accept queue is never flooded and no coroutine frame is
+// kept per idle connection.
+corio::task<void> open_some(run_state& run, std::vector<corio::net::tcp_stream>& conns,
+                            std::atomic<std::size_t>& next) {
+  std::vector<std::byte> out(run.opt.size), in(run.opt.size);
+  for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < conns.size();) {
+    auto conn = co_await corio::net::tcp_stream::connect(run.opt.target);
+    if (!conn) {
+      run.errors.note(error_kind::connect,
+                      describe(run.opt.target, "cannot connect to", conn.error()));
+      continue;
+    }
+    run.connected.fetch_add(1, std::memory_order_relaxed);
+    if (co_await ping(run, *conn, static_cast<std::uint32_t>(i), 0, out, in)) {
+      conns[i] = std::move(*conn);
+      run.opened.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+corio::task<void> check_some(run_state& run, std::vector<corio::net::tcp_stream>& conns,
+                             std::atomic<std::size_t>& next) {
+  std::vector<std::byte> out(run.opt.size), in(run.opt.size);
+  for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < conns.size();) {
+    if (!conns[i].is_open()) continue;
+    if (co_await ping(run, conns[i], static_cast<std::uint32_t>(i), 1, out, in))
+      run.survived.fetch_add(1, std::memory_order_relaxed);
+    run.checked.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+corio::task<void> run_idle(run_state& run) {
+  std::vector<corio::net::tcp_stream> conns(run.opt.idle);
+  const std::size_t workers = std::min<std::size_t>(conns.size(), 256);
+  corio::scope group;
+  std::atomic<std::size_t> next{0};
+  run.now.store(phase::opening, std::memory_order_release);
+  for (std::size_t w = 0; w < workers; ++w) group.spawn(open_some(run, conns, next));
+  co_await group.join();
+
+  run.hold_until = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                      std::chrono::duration<double>(run.opt.duration));
+  run.now.store(phase::holding, std::memory_order_release);
+  (void)co_await corio::sleep_until(run.hold_until);
+
+  run.now.store(phase::checking, std::memory_order_release);
+  next = 0;
+  for (std::size_t w = 0; w < workers; ++w) group.spawn(check_some(run, conns, next));
+  co_await group.join();
+}
+
+// ---- The run ----------------------------------------------------------------------
+
+corio::task<void> run_all(run_state& run) {
+  if (run.opt.idle) {
+    co_await run_idle(run);
+  } else {
+    co_await run_load(run);
+  }
+}
+
+// Something that moves whenever the run makes progress, for the watchdog.
+std::uint64_t progress_mark(run_state& run) {
+  std::uint64_t n = run.errors.total() + run.connected.load(std::memory_order_relaxed) +
+                    run.opened.load(std::memory_order_relaxed) +
+                    run.checked.load(std::memory_order_relaxed);
+  if (run.now.load(std::memory_order_acquire) == phase::running) {
+    for (const auto& c : run.conns) n += c.echoed.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+double seconds_since(clock::time_point t, clock::time_point now = clock::now()) {
+  return std::chrono::duration<double>(now - t).count();
+}
+
+// The line printed once a second while the run goes on.
+std::string progress_line(run_state& run, clock::time_point began) {
+  const auto now = clock::now();
+  const double elapsed = seconds_since(began, now);
+  const auto errors = run.errors.total();
+  switch (run.now.load(std::memory_order_acquire)) {
+    case phase::running: {
+      std::uint64_t echoed = 0, measured = 0;
+      for (const auto& c : run.conns) {
+        echoed += c.echoed.load(std::memory_order_relaxed);
+        measured += c.measured.load(std::memory_order_relaxed);
+      }
+      if (now < run.measure_from)
+        return fmt::format("[{:6.1f}s] warming up: {} msgs, {} errors", elapsed, echoed, errors);
+      const double measuring = std::max(seconds_since(run.measure_from, now), 1e-9);
+      return fmt::format("[{:6.1f}s] {} msgs, {:.0f} msgs/s, {} errors", elapsed, measured,
+                         static_cast<double>(measured) / measuring, errors);
+    }
+    case phase::opening:
+      return fmt::format("[{:6.1f}s] opened {}/{} connections, {} errors", elapsed,
+                         run.opened.load(std::memory_order_relaxed), run.opt.idle, errors);
+    case phase::holding:
+      return fmt::format("[{:6.1f}s] holding {} connections, {:.0f} s left, {} errors", elapsed,
+                         run.opened.load(std::memory_order_relaxed),
+                         std::max(0.0, -seconds_since(run.hold_until, now)), errors);
+    case phase::checking:
+      return fmt::format("[{:6.1f}s] checked {}/{}, {} survived, {} errors", elapsed,
+                         run.checked.load(std::memory_order_relaxed),
+                         run.opened.load(std::memory_order_relaxed),
+                         run.survived.load(std::memory_order_relaxed), errors);
+    default:
+      return fmt::format("[{:6.1f}s] connecting to {}", elapsed, run.opt.target.to_string());
+  }
+}
+
+// Says why the run is stuck and ends the process: an operation that never
+// completes cannot be abandoned (corio has no cancellation yet), and its
+// frame cannot be freed while the kernel may still write into it.
+[[noreturn]] void give_up(run_state& run, bool end_progress_line) {
+  if (end_progress_line) fmt::print(stderr, "\n");
+  if (run.connected.load() == 0) {
+    fmt::print(stderr, "echo_client: cannot connect to {}: no answer within {} s\n",
+               run.opt.target.to_string(), run.opt.timeout);
+  } else {
+    fmt::print(stderr,
+               "echo_client: nothing moved for {} s (the server stopped answering?); giving up\n",
+               run.opt.timeout);
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+void print_errors(run_state& run) {
+  static constexpr std::pair<error_kind, const char*> kinds[] = {
+      {error_kind::connect, "connect"},
+      {error_kind::io, "i/o"},
+      {error_kind::verify, "verification"}};
+  for (auto [k, name] : kinds) {
+    if (auto n = run.errors.count(k).load(); n != 0)
+      fmt::print("  {} errors: {}, the first: {}\n", name, n, run.errors.first(k));
+  }
+}
+
+int report_load(run_state& run, clock::time_point joined, unsigned threads) {
+  const options& opt = run.opt;
+  demo::histogram<std::uint64_t> latency;
+  clock::time_point last = run.measure_from;
+  for (const auto& c : run.conns) {
+    latency.merge(c.latency);
+    last = std::max(last, c.last_echo);
+  }
+  if (latency.count() == 0) last = std::max(last, joined);
+  const std::uint64_t msgs = latency.count();
+  const double seconds = seconds_since(run.measure_from, last);
+  const double rate = seconds > 0 ? static_cast<double>(msgs) / seconds : 0;
+  const auto us = [&](double q) { return latency.quantile(q) / 1000; };
+  const auto errors = run.errors.total();
+
+  fmt::print(
+      "echo_client: {} connections to {}, {}-byte messages, pipeline {} (backend {}, {} threads)\n",
+      opt.connections, opt.target.to_string(), opt.size, opt.pipeline,
+      corio::to_string(opt.runtime.backend), threads);
+  fmt::print("  connected    {} of {}\n", run.connected.load(), opt.connections);
+  fmt::print("  duration     {:.3f} s measured{}\n", seconds,
+             opt.warmup > 0 ? fmt::format(", after {} s of warmup", opt.warmup) : "");
+  fmt::print("  messages     {} ({:.0f} msgs/s, {:.2f} MB/s each way)\n", msgs, rate,
+             rate * static_cast<double>(opt.size) / 1e6);
+  fmt::print("  latency µs   p50 {:.1f}   p90 {:.1f}   p99 {:.1f}   p99.9 {:.1f}   max {:.1f}\n",
+             us(0.5), us(0.9), us(0.99), us(0.999), static_cast<double>(latency.max()) / 1000);
+  fmt::print("  errors       {}\n", errors);
+  print_errors(run);
+  fmt::print(
+      "RESULT msgs={} seconds={:.3f} msgs_per_s={:.1f} p50_us={:.1f} p99_us={:.1f} p999_us={:.1f} "
+      "errors={}\n",
+      msgs, seconds, rate, us(0.5), us(0.99), us(0.999), errors);
+  return errors == 0 ? 0 : 1;
+}
+
+int report_idle(run_state& run) {
+  const auto survived = run.survived.load();
+  const auto errors = run.errors.total();
+  fmt::print("echo_client: {} idle connections to {}, held {} s\n", run.opt.idle,
+             run.opt.target.to_string(), run.opt.duration);
+  fmt::print("  opened       {}\n  survived     {}\n  errors       {}\n", run.opened.load(),
+             survived, errors);
+  print_errors(run);
+  fmt::print("RESULT idle_connections={} survived={}\n", run.opt.idle, survived);
+  return errors == 0 && survived == run.opt.idle ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto run = std::make_unique<run_state>();
+  if (auto code = parse_options(argc, argv, run->opt)) return *code;
+  const auto fds = raise_descriptor_limit();
+  const std::uint64_t wanted = (run->opt.idle ? run->opt.idle : run->opt.connections) + 16ull;
+  if (fds < wanted)
+    fmt::print(stderr,
+               "echo_client: note: the descriptor limit is {}, below the {} this run needs\n", fds,
+               wanted);
+
+  auto rt = corio::runtime::create(run->opt.runtime);
+  if (!rt) {
+    fmt::print(stderr, "echo_client: cannot start the runtime (backend {}): {}\n",
+               corio::to_string(run->opt.runtime.backend), rt.error().message());
+    return 1;
+  }
+  run->opt.runtime.backend = rt->backend();
+
+  // The runtime runs the load on its workers; this thread prints the
+  // progress line and watches for a run that has stopped moving.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::exception_ptr failure;
+  std::thread load([&] {
+    try {
+      rt->block_on(run_all(*run));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    std::lock_guard lock(mu);
+    finished = true;
+    cv.notify_one();
+  });
+
+  const bool tty = stderr_is_tty();
+  const auto began = clock::now();
+  const auto timeout =
+      std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(run->opt.timeout));
+  auto mark = progress_mark(*run);
+  auto moved = began;  // when the watchdog last saw progress
+  auto next_print = began + 1s;
+  bool printed = false;
+  for (;;) {
+    std::unique_lock lock(mu);
+    if (cv.wait_until(lock, std::min(next_print, moved + timeout), [&] { return finished; })) break;
+    lock.unlock();
+    const auto now = clock::now();
+    if (auto m = progress_mark(*run); m != mark || run->now.load() == phase::holding) {
+      mark = m;
+      moved = now;
+    } else if (now - moved >= timeout) {
+      give_up(*run, printed && tty);
+    }
+    if (now >= next_print) {
+      next_print += 1s;
+      auto line = progress_line(*run, began);
+      if (tty) {
+        fmt::print(stderr, "\r{:<72}", line);
+      } else {
+        fmt::print(stderr, "{}\n", line);
+      }
+      std::fflush(stderr);
+      printed = true;
+    }
+  }
+  load.join();
+  const auto joined = clock::now();
+  if (printed && tty) fmt::print(stderr, "\n");
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "echo_client: {}\n", e.what());
+    }
+    return 1;
+  }
+  if (run->connected.load() == 0) {  // one clear message, not one per connection
+    fmt::print(stderr, "echo_client: {}\n", run->errors.first(error_kind::connect));
+    return 1;
+  }
+  return run->opt.idle ? report_idle(*run) : report_load(*run, joined, rt->threads());
+}

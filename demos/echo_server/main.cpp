@@ -1,0 +1,202 @@
+// demos/echo_server/main.cpp: the canonical corio server. Every connection
+// is a coroutine that echoes what it reads until the peer closes its side;
+// the accept loop spawns each one into a scope, which joins them all when
+// the server stops.
+//
+//   echo_server --port 0 --threads 2
+//   echo_server listening on 127.0.0.1:41234 (backend uring, 2 threads)
+#include <fmt/core.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+
+#include "common/args.hpp"
+#include "corio/corio.hpp"
+
+#if !defined(_WIN32)
+#include <sys/resource.h>
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+using ms = std::chrono::milliseconds;
+
+// Decides what the accept loop does after a failed accept; returns false
+// when the listener is gone and the server should stop accepting. Out of
+// descriptors (EMFILE, ENFILE) or kernel memory: say so once, then wait for
+// connections to close instead of spinning on an accept that fails at once.
+// Anything else is about the one connection being accepted (ECONNABORTED,
+// a network error handed over by accept): skip it.
+corio::task<bool> keep_accepting(std::error_code ec) {
+  static bool told = false;  // only the accept loop's coroutine touches it
+  if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+      ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory) {
+    if (!std::exchange(told, true)) {
+      fmt::print(stderr, "echo_server: accept: {}; pausing accepts until connections close\n",
+                 ec.message());
+    }
+    co_await corio::sleep_for(100ms);
+    co_return true;
+  }
+  if (ec == corio::errc::not_open || ec == std::errc::bad_file_descriptor ||
+      ec == std::errc::operation_canceled || ec == std::errc::invalid_argument) {
+    co_return false;
+  }
+  co_return true;
+}
+
+// ---- The server (quoted in README.md as the short server example) --------
+
+// One connection: echo every byte back until the peer closes its side, stays
+// silent for `idle` (0: forever), or the server stops.
+corio::task<void> echo(corio::net::tcp_stream conn, ms idle, std::stop_token stop) {
+  (void)conn.set_nodelay(true);
+  std::array<std::byte, 16 * 1024> buf;
+  for (;;) {
+    auto n = idle.count() ? co_await corio::with_stop(corio::with_timeout(conn.read(buf), idle), stop)
+                          : co_await corio::with_stop(conn.read(buf), stop);
+    if (!n || *n == 0) co_return;  // an error, a timeout, a stop, or EOF
+    if (!co_await corio::with_stop(conn.write_all(std::span(buf).first(*n)), stop)) co_return;
+  }
+}
+
+// Accepts until `accepting` stops (or `limit` connections, 0 = no limit),
+// each connection into a scope that joins them all before serve returns.
+corio::task<void> serve(corio::net::tcp_listener& listener, std::uint64_t limit, ms idle,
+                        std::stop_token accepting, std::stop_token connections) {
+  corio::scope children;
+  for (std::uint64_t accepted = 0; limit == 0 || accepted < limit;) {
+    auto conn = co_await corio::with_stop(listener.accept(), accepting);
+    if (!conn) {
+      if (co_await keep_accepting(conn.error())) continue;
+      break;
+    }
+    children.spawn(echo(std::move(*conn), idle, connections));
+    ++accepted;
+  }
+  co_await children.join();
+}
+
+// ---- End of the server ----------------------------------------------------
+
+// Graceful shutdown: on SIGINT/SIGTERM stop accepting, give the open
+// connections `grace` to finish, then cancel what remains. Returns when serve
+// has joined every connection (or ended on its own, e.g. --max-connections).
+corio::task<void> run_until_signal(corio::net::tcp_listener& listener, std::uint64_t limit, ms idle,
+                                   ms grace) {
+  std::stop_source accepting, connections, served;
+  corio::scope server;
+  server.spawn_local([](corio::net::tcp_listener& l, std::uint64_t limit, ms idle,
+                        std::stop_source& accepting, std::stop_source& connections,
+                        std::stop_source& served) -> corio::task<void> {
+    co_await serve(l, limit, idle, accepting.get_token(), connections.get_token());
+    served.request_stop();  // ends the signal wait below if nobody pressed Ctrl-C
+  }(listener, limit, idle, accepting, connections, served));
+  server.spawn_local([](ms grace, std::stop_source& accepting, std::stop_source& connections,
+                        std::stop_token served) -> corio::task<void> {
+    auto sig = co_await corio::ctrl_c(served);
+    if (!sig) co_return;
+    fmt::print(stderr, "echo_server: {}; not accepting, {} ms grace for open connections\n",
+               *sig == corio::shutdown_signal::interrupt ? "interrupted" : "terminated",
+               grace.count());
+    accepting.request_stop();
+    (void)co_await corio::with_stop(corio::sleep_for(grace), served);
+    connections.request_stop();
+  }(grace, accepting, connections, served.get_token()));
+  co_await server.join();
+}
+
+struct options {
+  corio::net::endpoint address;
+  corio::runtime_options runtime;
+  std::uint64_t max_connections = 0;
+  ms idle_timeout{0};
+  ms grace{5000};
+};
+
+// Fills `out` from the command line; returns the exit code when the program
+// should stop here (--help, bad arguments).
+std::optional<int> parse_options(int argc, const char* const* argv, options& out) {
+  std::uint16_t port = 0;
+  std::string host = "127.0.0.1";
+  std::optional<unsigned> threads;
+  std::string backend = "auto";
+  double idle_seconds = 0;
+  double grace_seconds = 5;
+  demo::args cli("echo_server",
+                 "Echoes every byte it receives back to the sender. A corio demo: one coroutine\n"
+                 "per connection, spawned into a scope. Stop it with Ctrl-C.");
+  cli.integer("port", "P", port, std::uint16_t{0}, std::uint16_t{65535},
+              "port to listen on; 0 picks a free one (printed at start)")
+      .text("host", "ADDR", host, "address to listen on, IPv4 or IPv6 (::1, 0.0.0.0, ::)")
+      .integer("threads", "N", threads, 1u, 1024u, "worker threads")
+      .default_text("one per core")
+      .choice("backend", backend, {"auto", "uring", "epoll", "iocp"}, "I/O backend")
+      .integer("max-connections", "N", out.max_connections, std::uint64_t{0},
+               std::uint64_t{1} << 40,
+               "exit 0 once N connections were accepted and have finished; 0 = serve forever")
+      .number("idle-timeout", "SECONDS", idle_seconds, 0.0, 86400.0,
+              "close a connection that sends nothing for this long; 0 = never")
+      .number("grace", "SECONDS", grace_seconds, 0.0, 3600.0,
+              "on SIGINT/SIGTERM, how long open connections may go on before they are "
+              "cancelled (the server then exits 0)");
+  if (auto code = cli.parse(argc, argv)) return code;
+  out.idle_timeout = ms(static_cast<std::int64_t>(idle_seconds * 1000));
+  out.grace = ms(static_cast<std::int64_t>(grace_seconds * 1000));
+
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto at = corio::net::endpoint::parse(host, port);
+  if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
+  out.address = *at;
+  out.runtime.threads = threads.value_or(0);
+  out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  return std::nullopt;
+}
+
+// Many connections need many descriptors: lift the soft limit to the hard one.
+void raise_descriptor_limit() {
+#if !defined(_WIN32)
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+  }
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  if (auto code = parse_options(argc, argv, opt)) return *code;
+  raise_descriptor_limit();
+
+  auto rt = corio::runtime::create(opt.runtime);
+  if (!rt) {
+    fmt::print(stderr, "echo_server: cannot start the runtime (backend {}): {}\n",
+               corio::to_string(opt.runtime.backend), rt.error().message());
+    return 1;
+  }
+  auto listener = corio::net::tcp_listener::bind(opt.address);
+  if (!listener) {
+    fmt::print(stderr, "echo_server: cannot listen on {}: {}\n", opt.address.to_string(),
+               listener.error().message());
+    return 1;
+  }
+  auto bound = listener->local_endpoint();
+  fmt::print("echo_server listening on {} (backend {}, {} threads)\n",
+             bound ? bound->to_string() : opt.address.to_string(), corio::to_string(rt->backend()),
+             rt->threads());
+  std::fflush(stdout);
+
+  rt->block_on(run_until_signal(*listener, opt.max_connections, opt.idle_timeout, opt.grace));
+  return 0;
+}

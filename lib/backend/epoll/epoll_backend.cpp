@@ -1,0 +1,352 @@
+// lib/backend/epoll/epoll_backend.cpp: the epoll worker loop, posting,
+// wake-up, cancellation, and the per-socket registrations' lifetime.
+#include "backend/epoll/epoll_backend.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <new>
+
+namespace corio::detail {
+
+namespace {
+
+std::error_code errno_code(int e) { return {e, std::generic_category()}; }
+
+// The epoll backend attached to the calling thread, if any: forget_epoll_socket
+// uses it to tell a close on the registration's own worker (no other thread
+// can be reading its fields) from a close anywhere else.
+thread_local epoll_backend* tls_backend = nullptr;
+
+// backend_slots[0]: the socket's list of registrations, newest first.
+std::atomic_ref<void*> registrations_of(socket_core& s) noexcept {
+  return std::atomic_ref<void*>(s.backend_slots[0]);
+}
+
+}  // namespace
+
+result<backend_set> make_epoll_backends(unsigned count) {
+  // Every socket that can reach an epoll registration is closed after this.
+  socket_forgetter.store(&forget_epoll_socket, std::memory_order_release);
+  backend_set out;
+  out.reserve(count);
+  for (unsigned i = 0; i < count; ++i) {
+    int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return fail(errno_code(errno));
+    int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake < 0) {
+      int e = errno;
+      ::close(ep);
+      return fail(errno_code(e));
+    }
+    // Level-triggered: it stays ready until poll reads the counter.
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = ev_wake;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, wake, &ev) != 0) {
+      int e = errno;
+      ::close(wake);
+      ::close(ep);
+      return fail(errno_code(e));
+    }
+    out.push_back(std::make_unique<epoll_backend>(ep, wake));
+  }
+  return out;
+}
+
+epoll_backend::epoll_backend(int epoll_fd, int wake_fd) noexcept
+    : epoll_fd_(epoll_fd), wake_fd_(wake_fd) {
+  // Room for the usual load up front, so arming and finishing operations
+  // allocates nothing in steady state (the vectors only ever grow).
+  timers_.reserve(1024);
+  completed_.reserve(256);
+  completing_.reserve(256);
+  posted_.reserve(64);
+  draining_.reserve(64);
+}
+
+epoll_backend::~epoll_backend() {
+  // Retired registrations first: their sockets may already be freed.
+  reclaim_registrations();
+  // TRICKY: a socket may outlive the runtime (a listener declared before
+  // it, closed after). Its list still holds this worker's registration, and
+  // its close would call retire() on a destroyed backend. So unlink every
+  // live registration from its socket here. This runs after every worker of
+  // the runtime has been joined; a socket of this runtime closed on some
+  // other thread at this very moment is a race the caller must not create.
+  for (auto& chunk : chunks_) {
+    for (std::size_t i = 0; i < chunk_size; ++i) {
+      epoll_registration& reg = chunk[i];
+      if (!reg.live) continue;
+      auto head = registrations_of(*reg.sock);
+      auto* r = static_cast<epoll_registration*>(head.load(std::memory_order_acquire));
+      if (r == &reg) {
+        head.store(reg.next_in_socket, std::memory_order_release);
+        continue;
+      }
+      for (; r; r = r->next_in_socket) {
+        if (r->next_in_socket == &reg) {
+          r->next_in_socket = reg.next_in_socket;
+          break;
+        }
+      }
+    }
+  }
+  ::close(epoll_fd_);
+  ::close(wake_fd_);
+  if (tls_backend == this) tls_backend = nullptr;
+}
+
+result<void> epoll_backend::attach_thread() noexcept {
+  tls_backend = this;
+  return {};
+}
+
+bool epoll_backend::started() noexcept {
+  in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return true;
+}
+
+bool epoll_backend::finish(operation& op, std::int64_t res) noexcept {
+  op.res = res;
+  if (inline_left_ > 0) {
+    --inline_left_;
+    return false;
+  }
+  // The inline budget is spent: a connection whose data is always there
+  // would otherwise keep this worker from ever polling. The result is
+  // kept; the coroutine resumes in the next poll, after the events that
+  // other connections are waiting for.
+  complete_later(op, res);
+  return started();
+}
+
+void epoll_backend::complete(operation& op, std::int64_t res) noexcept {
+  in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  op.res = res;
+  op.aux = kind_done;
+  op.complete(&op);
+}
+
+void epoll_backend::complete_later(operation& op, std::int64_t res) noexcept {
+  op.res = res;
+  op.aux = kind_done;
+  // Grows only past the reserve; a failed growth here would lose an
+  // operation, which std::terminate (noexcept) at least makes loud.
+  completed_.push_back(&op);
+}
+
+void epoll_backend::cancel(operation& op) noexcept {
+  const std::uint32_t kind = aux_kind(op.aux);
+  const std::uint32_t index = aux_index(op.aux);
+  if (kind == kind_done) return;  // already finished: its completion is queued
+  if (kind == kind_timer) {
+    if (index < timers_.size() && timers_[index].op == &op) {
+      remove_timer(index);
+      complete_later(op, -ECANCELED);
+    }
+    return;
+  }
+  // A waiting socket operation: aux names the registration it waits in.
+  epoll_registration& reg = registration_at(index);
+  epoll_wait_slot& w = is_reader_kind(kind) ? reg.reader : reg.writer;
+  if (unpark(w, op)) complete_later(op, -ECANCELED);
+}
+
+// ---- Registrations ----------------------------------------------------------
+
+epoll_registration* epoll_backend::allocate_registration() noexcept {
+  if (!free_) {
+    const std::size_t base = chunks_.size() * chunk_size;
+    if (base + chunk_size - 1 > aux_max_index) return nullptr;
+    std::unique_ptr<epoll_registration[]> chunk(new (std::nothrow) epoll_registration[chunk_size]);
+    if (!chunk) return nullptr;
+    try {
+      chunks_.push_back(nullptr);
+    } catch (...) {
+      return nullptr;
+    }
+    for (std::size_t i = chunk_size; i-- > 0;) {
+      chunk[i].owner = this;
+      chunk[i].index = static_cast<std::uint32_t>(base + i);
+      chunk[i].next_free = free_;
+      free_ = &chunk[i];
+    }
+    chunks_.back() = std::move(chunk);
+  }
+  epoll_registration* reg = free_;
+  free_ = reg->next_free;
+  reg->next_free = nullptr;
+  return reg;
+}
+
+void epoll_backend::reclaim_registrations() noexcept {
+  auto to_free_list = [this](epoll_registration* r) {
+    while (r) {
+      epoll_registration* next = r->next_free;
+      r->sock = nullptr;
+      r->next_in_socket = nullptr;
+      r->reader = {};
+      r->writer = {};
+      r->live = false;
+      r->next_free = free_;
+      free_ = r;
+      r = next;
+    }
+  };
+  to_free_list(std::exchange(retired_, nullptr));
+  if (returned_.load(std::memory_order_relaxed)) {
+    to_free_list(returned_.exchange(nullptr, std::memory_order_acquire));
+  }
+}
+
+void epoll_backend::retire(epoll_registration& reg) noexcept {
+  // Explicitly, and before the caller closes the descriptor: close alone
+  // drops the registration only when no other descriptor (dup, fork) refers
+  // to the socket, and once closed the number may already name another
+  // socket. An error here (EBADF, ENOENT) means nothing was left to remove.
+  epoll_event unused{};
+  (void)::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, static_cast<int>(reg.sock->handle), &unused);
+  if (tls_backend == this) {
+    // No operation may be in flight on a socket being closed. If one is
+    // (the caller's bug), it is dropped rather than retried on a descriptor
+    // that is about to mean something else; it never completes, and
+    // in_flight() shows it.
+    reg.reader = {};
+    reg.writer = {};
+    reg.next_free = retired_;
+    retired_ = &reg;
+    return;
+  }
+  // Another thread: only the owner touches the registration's fields, so
+  // hand it over through the lock-free stack that the owner's next poll
+  // empties.
+  epoll_registration* head = returned_.load(std::memory_order_relaxed);
+  do {
+    reg.next_free = head;
+  } while (!returned_.compare_exchange_weak(head, &reg, std::memory_order_release,
+                                            std::memory_order_relaxed));
+}
+
+void forget_epoll_socket(socket_core& s) noexcept {
+  auto head = registrations_of(s);
+  // Sockets that never waited on epoll (and every socket under io_uring)
+  // stop at this load.
+  if (!head.load(std::memory_order_relaxed)) return;
+  auto* reg = static_cast<epoll_registration*>(head.exchange(nullptr, std::memory_order_acquire));
+  while (reg) {
+    // Read before retire(): the owner may reuse the registration at once.
+    epoll_registration* next = reg->next_in_socket;
+    reg->owner->retire(*reg);
+    reg = next;
+  }
+}
+
+// ---- The loop -----------------------------------------------------------------
+
+void epoll_backend::poll(bool block) noexcept {
+  inline_left_ = inline_budget;
+  reclaim_registrations();
+  wait_for_events(block && completed_.empty());
+  expire_timers();
+  run_completed();
+}
+
+void epoll_backend::wait_for_events(bool block) noexcept {
+  std::int64_t wait_ns = 0;
+  if (block) wait_ns = time_to_next_timer();  // -1: no timer, wait for an event
+  int n = -1;
+  if (have_pwait2_) {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(wait_ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(wait_ns % 1'000'000'000);
+    n = ::epoll_pwait2(epoll_fd_, events_, max_events, wait_ns < 0 ? nullptr : &ts, nullptr);
+    // Kernels before 5.11, or a seccomp profile that does not know it.
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) have_pwait2_ = false;
+  }
+  if (!have_pwait2_) {
+    // Rounded up: a timer may fire up to a millisecond late, never early.
+    int ms = -1;
+    if (wait_ns >= 0) {
+      std::int64_t up = (wait_ns + 999'999) / 1'000'000;
+      ms = up > INT_MAX ? INT_MAX : static_cast<int>(up);
+    }
+    n = ::epoll_wait(epoll_fd_, events_, max_events, ms);
+  }
+  // EINTR: nothing fetched; timers and queued completions still run.
+  // TRICKY: the events fetched here may name sockets that are closed while
+  // this batch is processed: a coroutine resumed by events_[0] closes the
+  // socket whose event is events_[5] (or another worker closes it right
+  // now). No event points at a socket_core: data.ptr is a registration from
+  // this backend's pool, which is never freed while the backend exists.
+  // A closed socket's registration holds no waiting operation (nothing may
+  // be in flight on a socket being closed), so dispatch finds nothing to
+  // retry there and never reads reg.sock. And a registration retired during
+  // this batch is reused only after the next poll's reclaim, by which time
+  // its DEL (done before the close) keeps it out of every later batch: no
+  // event ever reaches a registration that has since been given to another
+  // socket.
+  for (int i = 0; i < n; ++i) dispatch(events_[i]);
+}
+
+void epoll_backend::dispatch(const epoll_event& ev) noexcept {
+  if (ev.data.u64 == ev_wake) {
+    std::uint64_t count = 0;
+    // Resets the counter; EAGAIN (already reset) is as good.
+    [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+    drain_posted();
+    return;
+  }
+  // Every other event carries one of this backend's registrations (see the
+  // TRICKY note above for why it is always safe to look at).
+  auto& reg = *static_cast<epoll_registration*>(ev.data.ptr);
+  const std::uint32_t e = ev.events;
+  // An error or hang-up wakes both directions: the retried syscall reports
+  // it (ECONNRESET, EPIPE, ECONNREFUSED) exactly as io_uring would.
+  const bool broken = (e & (EPOLLERR | EPOLLHUP)) != 0;
+  if (reg.reader.op && (broken || (e & (EPOLLIN | EPOLLRDHUP)))) on_ready(reg, reg.reader);
+  if (reg.writer.op && (broken || (e & EPOLLOUT))) on_ready(reg, reg.writer);
+}
+
+void epoll_backend::run_completed() noexcept {
+  if (completed_.empty()) return;
+  // Completions queued by the coroutines resumed here wait for the next
+  // poll, so a coroutine that keeps finishing inline cannot hold this one.
+  completing_.swap(completed_);
+  for (operation* op : completing_) complete(*op, op->res);
+  completing_.clear();
+}
+
+void epoll_backend::post(std::coroutine_handle<> h) noexcept {
+  std::lock_guard lock(posted_mu_);
+  posted_.push_back(h);
+  // TRICKY: wake while still holding the lock. Once it is released the
+  // worker may drain `h`, run that coroutine to its end and let the runtime
+  // (and this backend) be destroyed, so nothing here may touch *this after.
+  wake();
+}
+
+void epoll_backend::wake() noexcept {
+  if (wake_armed_.exchange(true, std::memory_order_acq_rel)) return;
+  std::uint64_t one = 1;
+  // eventfd writes fail only on counter overflow, which a pending wake-up
+  // already covers.
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void epoll_backend::drain_posted() noexcept {
+  // Clear the flag before taking the queue: a post that lands after the
+  // swap writes the eventfd again, so none is left behind.
+  wake_armed_.store(false, std::memory_order_release);
+  {
+    std::lock_guard lock(posted_mu_);
+    draining_.swap(posted_);
+  }
+  for (auto h : draining_) h.resume();
+  draining_.clear();
+}
+
+}  // namespace corio::detail

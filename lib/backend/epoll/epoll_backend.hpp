@@ -1,0 +1,228 @@
+// lib/backend/epoll/epoll_backend.hpp: one epoll instance per worker, where
+// io_uring is missing. Readiness is turned into completions: an operation
+// first tries its syscall inline; on EAGAIN it waits in the socket's
+// registration with this worker, and the syscall is retried when epoll says
+// the socket is ready.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backend/backend.hpp"
+
+namespace corio::detail {
+
+class epoll_backend;
+
+// One direction of a registration: the operation waiting for readiness
+// there and what its syscall needs when it is retried.
+struct epoll_wait_slot {
+  operation* op = nullptr;
+  // recv/send: the caller's buffer; accept: the head's accept_state;
+  // connect: the peer's address_storage. All live in the awaiting frame.
+  void* data = nullptr;
+  std::size_t size = 0;
+  // accept only: the last accept_state of the chain of waiting accepts
+  // (several coroutines may accept on one listener from one worker).
+  accept_state* tail = nullptr;
+};
+
+// What one worker knows about one socket that waited there: one per
+// (socket, worker) pair, made the first time an operation of that worker
+// had to wait on the socket, and registered with that worker's epoll once
+// (edge-triggered, both directions) with data.ptr pointing here. The
+// socket finds its registrations through backend_slots[0], a list that
+// only grows until the socket is closed (see forget_epoll_socket).
+//
+// Registrations live in their worker's pool and are never freed while the
+// worker's backend exists: an event already fetched for a socket that has
+// since been closed points to pool memory, never to a freed socket_core.
+struct epoll_registration {
+  // Fixed while the registration is linked from a socket (read by other
+  // workers that walk the socket's list).
+  epoll_backend* owner = nullptr;
+  socket_core* sock = nullptr;
+  epoll_registration* next_in_socket = nullptr;
+  // Touched by the owner's thread only.
+  epoll_wait_slot reader;  // recv or accept
+  epoll_wait_slot writer;  // send or connect
+  // Free list, retired list or the cross-thread returned stack.
+  epoll_registration* next_free = nullptr;
+  // Position in the owner's pool; operations waiting here carry it in aux.
+  std::uint32_t index = 0;
+  bool live = false;
+};
+
+class epoll_backend final : public backend {
+ public:
+  // Takes ownership of an epoll instance and an eventfd already registered
+  // in it (data.u64 == ev_wake) for wake-ups.
+  epoll_backend(int epoll_fd, int wake_fd) noexcept;
+  ~epoll_backend() override;
+
+  result<void> attach_thread() noexcept override;
+
+  bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept override;
+  bool start_connect(operation& op, socket_core& s, const address_storage& to) noexcept override;
+  bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
+  bool start_send(operation& op, socket_core& s, const void* data,
+                  std::size_t size) noexcept override;
+  bool start_timer(operation& op, timer_state& st) noexcept override;
+  void cancel(operation& op) noexcept override;
+
+  void poll(bool block) noexcept override;
+  void post(std::coroutine_handle<> h) noexcept override;
+  void wake() noexcept override;
+  std::int64_t in_flight() const noexcept override {
+    return in_flight_.load(std::memory_order_relaxed);
+  }
+
+  // Any thread, from forget_epoll_socket: drops this worker's registration
+  // of a socket that is about to be closed.
+  void retire(epoll_registration& reg) noexcept;
+
+  // Consecutive operations one worker may finish inline between two polls;
+  // past that, a finished operation completes through the next poll so a
+  // busy connection cannot starve the others.
+  static constexpr int inline_budget = 64;
+
+ private:
+  // Finishes `op` with `res`: inline (returns false) while the inline
+  // budget lasts, else through the next poll (returns true).
+  bool finish(operation& op, std::int64_t res) noexcept;
+  // Finishes `op` at once with `res`, budget or not (lesson 2: a failed
+  // submission never waits for a completion).
+  static bool fail_now(operation& op, std::int64_t res) noexcept {
+    op.res = res;
+    return false;
+  }
+  // Counts a started operation and says it is in flight.
+  bool started() noexcept;
+  // Parks `op` (of `kind`, with the arguments its retry needs) in this
+  // worker's registration of `s` until `s` is ready in the direction of
+  // `kind`. Returns false with op.res set when the registration fails.
+  bool wait(operation& op, socket_core& s, std::uint32_t kind, void* data,
+            std::size_t size) noexcept;
+  // This worker's registration of `s`, made and added to epoll if there is
+  // none yet; nullptr with errno-style `err` set when epoll refuses it.
+  epoll_registration* registration_for(socket_core& s, int& err) noexcept;
+  // Retries the syscall of the operation(s) waiting in `w` after epoll
+  // reported the direction ready; completes those that finish.
+  void on_ready(epoll_registration& reg, epoll_wait_slot& w) noexcept;
+  // The retried syscall for `op` waiting in `w`: a result, or -EAGAIN to
+  // keep waiting.
+  static std::int64_t perform(const operation& op, int fd, const epoll_wait_slot& w) noexcept;
+  // Removes `op` from `w` (head or anywhere in an accept chain); false when
+  // it is not there.
+  static bool unpark(epoll_wait_slot& w, operation& op) noexcept;
+
+  // Completes `op` now, on this worker.
+  void complete(operation& op, std::int64_t res) noexcept;
+  // Queues `op` to complete with `res` in the next poll.
+  void complete_later(operation& op, std::int64_t res) noexcept;
+
+  // Timer heap (timer_ops.cpp).
+  struct timer_entry {
+    std::int64_t deadline_ns;
+    operation* op;
+  };
+  // Puts `e` at heap position `i` and tells its operation where it is.
+  void place_timer(std::size_t i, timer_entry e) noexcept;
+  void sift_up(std::size_t i) noexcept;
+  void sift_down(std::size_t i) noexcept;
+  void remove_timer(std::size_t i) noexcept;
+  // Moves the timers whose deadline has passed to the completed list.
+  void expire_timers() noexcept;
+  // Nanoseconds until the earliest deadline (0 if passed), or -1 if none.
+  std::int64_t time_to_next_timer() const noexcept;
+
+  // Registration pool.
+  epoll_registration* allocate_registration() noexcept;
+  epoll_registration& registration_at(std::uint32_t index) noexcept {
+    return chunks_[index / chunk_size][index % chunk_size];
+  }
+  // Returns the registrations retired since the previous poll to the free
+  // list (see the TRICKY note in epoll_backend.cpp).
+  void reclaim_registrations() noexcept;
+
+  void wait_for_events(bool block) noexcept;
+  void dispatch(const epoll_event& ev) noexcept;
+  void drain_posted() noexcept;
+  void run_completed() noexcept;
+
+  static constexpr std::size_t chunk_size = 64;
+  static constexpr int max_events = 256;
+
+  int epoll_fd_;
+  int wake_fd_;
+  // epoll_pwait2 (nanosecond timeouts) unless this kernel or its seccomp
+  // profile refuses it; then epoll_wait with millisecond timeouts rounded up.
+  bool have_pwait2_ = true;
+  int inline_left_ = inline_budget;
+  epoll_event events_[max_events];
+
+  // Registrations: chunks that never move, a free list, the ones retired on
+  // this thread since the last poll, and those retired by other threads (a
+  // lock-free stack: pushed anywhere, taken whole by the owner).
+  std::vector<std::unique_ptr<epoll_registration[]>> chunks_;
+  epoll_registration* free_ = nullptr;
+  epoll_registration* retired_ = nullptr;
+  std::atomic<epoll_registration*> returned_{nullptr};
+
+  // A binary min-heap on deadline; each waiting timer's aux holds its index,
+  // so cancel finds it without a search.
+  std::vector<timer_entry> timers_;
+
+  // Operations finished (result set) that complete in the next poll:
+  // cancelled ones, expired timers and those past the inline budget.
+  std::vector<operation*> completed_;
+  std::vector<operation*> completing_;
+
+  // Set by the first poster after a drain, so one eventfd write covers a
+  // batch of posts.
+  std::atomic<bool> wake_armed_{false};
+  std::mutex posted_mu_;
+  std::vector<std::coroutine_handle<>> posted_;  // guarded by posted_mu_
+  std::vector<std::coroutine_handle<>> draining_;
+  // Written by this worker only; read by others (relaxed) for in_flight().
+  std::atomic<std::int64_t> in_flight_{0};
+};
+
+// Installed as socket_forgetter (see backend.hpp): retires each of the
+// socket's registrations, on whatever thread the socket is closed.
+void forget_epoll_socket(socket_core& s) noexcept;
+
+// epoll_event.data.u64 of the wake-up eventfd; every other event's data.ptr
+// is an epoll_registration (never at address 0).
+inline constexpr std::uint64_t ev_wake = 0;
+
+// operation::aux while an operation is with this backend: its kind in the
+// low bits and, above them, its registration's pool index (socket
+// operations) or its heap index (timers).
+inline constexpr std::uint32_t aux_kind_bits = 3;
+inline constexpr std::uint32_t aux_kind_mask = (1u << aux_kind_bits) - 1;
+inline constexpr std::uint32_t aux_max_index = (1u << (32 - aux_kind_bits)) - 1;
+enum : std::uint32_t {
+  kind_done = 0,  // not waiting: finished, or queued in the completed list
+  kind_recv = 1,
+  kind_send = 2,
+  kind_accept = 3,
+  kind_connect = 4,
+  kind_timer = 5,
+};
+constexpr std::uint32_t aux_pack(std::uint32_t kind, std::size_t index) noexcept {
+  return kind | static_cast<std::uint32_t>(index << aux_kind_bits);
+}
+constexpr std::uint32_t aux_kind(std::uint32_t aux) noexcept { return aux & aux_kind_mask; }
+constexpr std::uint32_t aux_index(std::uint32_t aux) noexcept { return aux >> aux_kind_bits; }
+constexpr bool is_reader_kind(std::uint32_t kind) noexcept {
+  return kind == kind_recv || kind == kind_accept;
+}
+
+}  // namespace corio::detail

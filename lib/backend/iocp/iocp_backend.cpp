@@ -1,0 +1,292 @@
+// lib/backend/iocp/iocp_backend.cpp: the port, the worker loop's poll,
+// posting, waking and cancelling.
+#include "backend/iocp/iocp_backend.hpp"
+
+#include <winternl.h>  // RtlNtStatusToDosError
+
+#include <chrono>
+
+namespace corio::detail {
+
+namespace {
+
+// wake()'s user APC does nothing: delivering it is what makes an alertable
+// GetQueuedCompletionStatusEx return (with WAIT_IO_COMPLETION).
+void CALLBACK wake_apc(ULONG_PTR) noexcept {}
+
+std::atomic<int> refused_posts{0};
+
+bool take_refused_post() noexcept {
+  // One relaxed load on the common path, as take_injected_failure.
+  if (refused_posts.load(std::memory_order_relaxed) <= 0) return false;
+  return refused_posts.fetch_sub(1, std::memory_order_relaxed) > 0;
+}
+
+std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// iocp_port
+
+void refuse_next_posts(int n) noexcept { refused_posts.store(n, std::memory_order_relaxed); }
+
+iocp_port::~iocp_port() { ::CloseHandle(port_); }
+
+bool iocp_port::post_packet(ULONG_PTR key, void* payload) noexcept {
+  if (take_refused_post()) return false;
+  return ::PostQueuedCompletionStatus(port_, 0, key, static_cast<OVERLAPPED*>(payload)) != 0;
+}
+
+void iocp_port::keep(std::coroutine_handle<> h) noexcept {
+  // push_back may throw only when memory is gone as well as the packet; in
+  // this noexcept function that terminates rather than losing the coroutine.
+  std::lock_guard lock(kept_mu_);
+  kept_handles_.push_back(h);
+  has_kept_.store(true, std::memory_order_release);
+}
+
+void iocp_port::keep(operation* op) noexcept {
+  std::lock_guard lock(kept_mu_);
+  kept_ops_.push_back(op);
+  has_kept_.store(true, std::memory_order_release);
+}
+
+void iocp_port::take_kept(std::vector<std::coroutine_handle<>>& handles,
+                          std::vector<operation*>& ops) noexcept {
+  std::lock_guard lock(kept_mu_);
+  handles.swap(kept_handles_);
+  ops.swap(kept_ops_);
+  has_kept_.store(false, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// Making the backends
+
+result<backend_set> make_iocp_backends(unsigned count) {
+  auto ws = win::winsock();
+  if (!ws) return fail(ws.error());
+  // At most `count` threads run packets at once: all the workers, and only them.
+  HANDLE h = ::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, count);
+  if (!h) return fail(win::win32_error(::GetLastError()));
+  auto port = std::make_shared<iocp_port>(h, **ws);
+  backend_set out;
+  for (unsigned i = 0; i < count; ++i) out.push_back(std::make_unique<iocp_backend>(port));
+  return out;
+}
+
+iocp_backend::iocp_backend(std::shared_ptr<iocp_port> port) noexcept : port_(std::move(port)) {}
+
+iocp_backend::~iocp_backend() {
+  if (thread_) ::CloseHandle(thread_);
+}
+
+result<void> iocp_backend::attach_thread() noexcept {
+  // GetCurrentThread() is a pseudo-handle that means "the caller"; wake()
+  // runs on other threads and needs a real one.
+  HANDLE self = nullptr;
+  if (!::DuplicateHandle(::GetCurrentProcess(), ::GetCurrentThread(), ::GetCurrentProcess(), &self,
+                         0, FALSE, DUPLICATE_SAME_ACCESS))
+    return fail(win::win32_error(::GetLastError()));
+  thread_ = self;
+  deferred_.reserve(inline_budget);
+  draining_.reserve(batch);
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// Finishing operations
+
+bool iocp_backend::fail_now(operation& op, std::int64_t res) noexcept {
+  op.res = res;
+  return false;
+}
+
+bool iocp_backend::finish_inline(operation& op, std::int64_t res) noexcept {
+  op.res = res;
+  if (inline_run_ < inline_budget) {
+    ++inline_run_;
+    finished();
+    bump(inline_completions_, 1);
+    return false;
+  }
+  // The budget is spent: this worker has run `inline_budget` synchronous
+  // completions since it last polled, so some coroutine keeps finding its
+  // data ready. Deliver this one at the next poll, after the port's other
+  // packets, as if it had come through the port: the operation stays in
+  // flight and the awaiter suspends.
+  deferred_.push_back(&op);
+  bump(budget_deferrals_, 1);
+  return true;
+}
+
+void iocp_backend::complete(operation* op) noexcept {
+  finished();
+  op->complete(op);
+}
+
+std::int64_t iocp_backend::settle(operation& op, std::int64_t res) noexcept {
+  const std::uint32_t aux = aux_ref(op).load(std::memory_order_relaxed);
+  switch (aux_kind(aux)) {
+    case op_kind::accept:
+      // While in flight, an accept's res holds its accept_state (see start_accept).
+      return settle_accept(*reinterpret_cast<accept_state*>(static_cast<std::intptr_t>(op.res)),
+                           aux_socket(aux), res);
+    case op_kind::connect: return settle_connect(aux_socket(aux), res);
+    case op_kind::io:
+    case op_kind::timer: break;
+  }
+  return res;
+}
+
+// ---------------------------------------------------------------------------
+// Polling
+
+DWORD iocp_backend::wait_ms() const noexcept {
+  const std::int64_t due = port_->timers.earliest();
+  if (due == timer_queue::none) return INFINITE;
+  const std::int64_t left = due - steady_now_ns();
+  if (left <= 0) return 0;
+  // Round up: waking before the deadline only costs a turn, but a wait of
+  // 0 ms for a timer 0.4 ms away would spin.
+  const std::int64_t ms = (left + 999'999) / 1'000'000;
+  return ms >= INFINITE ? INFINITE - 1 : static_cast<DWORD>(ms);
+}
+
+void iocp_backend::poll(bool block) noexcept {
+  inline_run_ = 0;
+  // A wake() from here on queues a fresh APC; one queued before is still
+  // pending and makes the wait below return at once, so none is lost.
+  wake_armed_.store(false, std::memory_order_release);
+
+  // Block only when nothing is waiting here already: results held back by
+  // the inline budget, refused packets, or a timer that is due.
+  DWORD timeout = 0;
+  if (block && deferred_.empty() && !port_->has_kept()) timeout = wait_ms();
+
+  OVERLAPPED_ENTRY entries[batch];
+  ULONG n = 0;
+  // Alertable, so that wake()'s APC ends the wait (WAIT_IO_COMPLETION).
+  // FALSE otherwise means a timeout: nothing was dequeued.
+  if (::GetQueuedCompletionStatusEx(port_->handle(), entries, batch, &n, timeout, TRUE)) {
+    for (ULONG i = 0; i < n; ++i) dispatch(entries[i]);
+  }
+  fire_due_timers();
+  run_deferred();
+  if (port_->has_kept()) run_kept();
+}
+
+void iocp_backend::dispatch(const OVERLAPPED_ENTRY& e) noexcept {
+  switch (e.lpCompletionKey) {
+    case key_io: {
+      // A synchronous call on an associated socket (no OVERLAPPED: a plain
+      // send() by the application) may still queue a packet on some
+      // providers; it completes nothing of ours.
+      if (!e.lpOverlapped) return;
+      operation* op = op_from_overlapped(e.lpOverlapped);
+      // The I/O status block lives in the OVERLAPPED: Internal is the
+      // NTSTATUS, negative on failure.
+      const auto status = static_cast<NTSTATUS>(e.lpOverlapped->Internal);
+      std::int64_t res = status >= 0
+                             ? static_cast<std::int64_t>(e.dwNumberOfBytesTransferred)
+                             : win::res_from_win32(::RtlNtStatusToDosError(status));
+      res = settle(*op, res);
+      op->res = res;
+      complete(op);
+      return;
+    }
+    case key_ready: complete(op_from_overlapped(e.lpOverlapped)); return;
+    case key_post:
+      // post() put a coroutine handle's address in the packet; the kernel
+      // never dereferences it.
+      std::coroutine_handle<>::from_address(e.lpOverlapped).resume();
+      return;
+    case key_kick: return;  // fire_due_timers runs after every batch
+    default: return;        // not corio's: a packet someone else posted to this port
+  }
+}
+
+void iocp_backend::fire_due_timers() noexcept {
+  const std::int64_t now = steady_now_ns();
+  if (port_->timers.earliest() > now) return;
+  draining_.clear();
+  port_->timers.take_due(now, draining_);
+  // Completions may start new operations; they do not touch draining_.
+  for (operation* op : draining_) {
+    op->res = 0;
+    complete(op);
+  }
+  draining_.clear();
+}
+
+void iocp_backend::run_deferred() noexcept {
+  if (deferred_.empty()) return;
+  draining_.clear();
+  // Swap first: a completion that runs below may start an operation that
+  // lands in deferred_ again, for the poll after this one.
+  draining_.swap(deferred_);
+  for (operation* op : draining_) complete(op);
+  draining_.clear();
+}
+
+void iocp_backend::run_kept() noexcept {
+  draining_.clear();
+  kept_handles_.clear();
+  port_->take_kept(kept_handles_, draining_);
+  for (auto h : kept_handles_) h.resume();
+  for (operation* op : draining_) complete(op);
+  kept_handles_.clear();
+  draining_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Posting, waking, cancelling
+
+void iocp_backend::post(std::coroutine_handle<> h) noexcept {
+  if (port_->post_packet(key_post, h.address())) return;
+  // Lesson 2: the kernel refused the packet (it could not allocate one), so
+  // none will ever arrive. Keep the handle and wake this worker to run it.
+  port_->keep(h);
+  wake();
+}
+
+void iocp_backend::wake() noexcept {
+  if (wake_armed_.exchange(true, std::memory_order_acq_rel)) return;
+  // A user APC reaches exactly this worker; a packet would wake whichever
+  // worker the port picks, and stop() must reach this one. An APC queued
+  // while the worker is busy waits for its next alertable wait, so it is
+  // never lost.
+  if (thread_ && ::QueueUserAPC(wake_apc, thread_, 0)) return;
+  // No APC (not attached yet, or out of memory): wake some worker instead;
+  // it drains the kept queue, and this worker sees the flag on its next turn.
+  wake_armed_.store(false, std::memory_order_release);
+  port_->post_packet(key_kick, nullptr);
+}
+
+void iocp_backend::cancel(operation& op) noexcept {
+  // `op` is in flight (or, for a timer, maybe not started yet): its aux and
+  // the OVERLAPPED's address are stable until it completes, which cannot
+  // happen before its coroutine resumes.
+  const std::uint32_t aux = aux_ref(op).load(std::memory_order_acquire);
+  if (aux == aux_unstarted || aux_kind(aux) == op_kind::timer) {
+    // A timer still in the heap is ours to complete; one that is not has
+    // fired and its completion is already on its way (or has not started,
+    // and remove() marked it so that it never will).
+    if (!port_->timers.remove(op)) return;
+    op.res = win::res_from_win32(ERROR_OPERATION_ABORTED);
+    // Never inline: through the port, like every other completion.
+    if (port_->post_packet(key_ready, overlapped_of(op))) return;
+    port_->keep(&op);
+    wake();
+    return;
+  }
+  // Fails with ERROR_NOT_FOUND when the I/O already finished (or was held
+  // back by the inline budget): its real result is on its way.
+  ::CancelIoEx(reinterpret_cast<HANDLE>(aux_socket(aux)), overlapped_of(op));
+}
+
+}  // namespace corio::detail

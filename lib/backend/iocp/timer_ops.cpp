@@ -1,0 +1,152 @@
+// lib/backend/iocp/timer_ops.cpp: timers, in one heap per port.
+//
+// Why not a kernel timer per operation: a waitable timer is a handle and a
+// system call to set up per sleep, and to reach the port each needs either
+// a thread waiting on it or the thread pool. Instead the earliest deadline
+// bounds how long a worker blocks in GetQueuedCompletionStatusEx, and the
+// worker that wakes fires what is due. The cost: when several workers are
+// idle, each waits for the same earliest deadline and all of them wake
+// then (only one finds the timer). Inserting a timer that becomes the
+// earliest posts one packet so that some blocked worker shortens its wait.
+#include <new>
+
+#include "backend/iocp/iocp_backend.hpp"
+
+namespace corio::detail {
+
+namespace {
+timer_state& state_of(operation& op) noexcept {
+  return *static_cast<timer_state*>(op.overlapped.offset_or_pointer);
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// timer_queue
+
+void timer_queue::place(std::size_t i, const entry& e) noexcept {
+  heap_[i] = e;
+  e.st->scratch[0] = static_cast<std::int64_t>(i + 1);
+}
+
+void timer_queue::sift_up(std::size_t i) noexcept {
+  const entry e = heap_[i];
+  while (i > 0) {
+    std::size_t parent = (i - 1) / 2;
+    if (!before(e, heap_[parent])) break;
+    place(i, heap_[parent]);
+    i = parent;
+  }
+  place(i, e);
+}
+
+void timer_queue::sift_down(std::size_t i) noexcept {
+  const entry e = heap_[i];
+  const std::size_t n = heap_.size();
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
+    if (!before(heap_[child], e)) break;
+    place(i, heap_[child]);
+    i = child;
+  }
+  place(i, e);
+}
+
+void timer_queue::erase_at(std::size_t i) noexcept {
+  heap_[i].st->scratch[0] = 0;
+  const entry last = heap_.back();
+  heap_.pop_back();
+  if (i == heap_.size()) return;
+  place(i, last);
+  // The moved entry may belong above or below its new place.
+  if (i > 0 && before(last, heap_[(i - 1) / 2])) {
+    sift_up(i);
+  } else {
+    sift_down(i);
+  }
+}
+
+void timer_queue::publish_earliest() noexcept {
+  earliest_.store(heap_.empty() ? none : heap_.front().deadline, std::memory_order_relaxed);
+}
+
+timer_queue::added timer_queue::add(operation& op, timer_state& st) {
+  std::lock_guard lock(mu_);
+  if (aux_ref(op).load(std::memory_order_relaxed) == aux_timer_cancelled) return added::cancelled;
+  heap_.push_back({st.deadline_ns, seq_++, &op, &st});
+  sift_up(heap_.size() - 1);
+  // Published under the lock, after op's OVERLAPPED points to st: remove()
+  // reads both under the lock.
+  aux_ref(op).store(aux_timer, std::memory_order_relaxed);
+  publish_earliest();
+  return heap_.front().op == &op ? added::earliest : added::later;
+}
+
+bool timer_queue::remove(operation& op) noexcept {
+  std::lock_guard lock(mu_);
+  const std::uint32_t aux = aux_ref(op).load(std::memory_order_relaxed);
+  if (aux == aux_unstarted) {
+    // TRICKY: cancelled before its start (with_timeout starts its timer
+    // after the operation, whose completion on another worker may cancel
+    // the timer first). Leave a mark for add(), which takes this lock too.
+    aux_ref(op).store(aux_timer_cancelled, std::memory_order_relaxed);
+    return false;
+  }
+  if (aux != aux_timer) return false;
+  // Under the lock, scratch[0] is exact: 0 once take_due or remove took it.
+  const std::int64_t pos = state_of(op).scratch[0];
+  if (pos == 0) return false;
+  erase_at(static_cast<std::size_t>(pos - 1));
+  publish_earliest();
+  return true;
+}
+
+void timer_queue::take_due(std::int64_t now, std::vector<operation*>& out) {
+  std::lock_guard lock(mu_);
+  while (!heap_.empty() && heap_.front().deadline <= now) {
+    out.push_back(heap_.front().op);
+    erase_at(0);
+  }
+  publish_earliest();
+}
+
+// ---------------------------------------------------------------------------
+// start_timer
+
+bool iocp_backend::start_timer(operation& op, timer_state& st) noexcept {
+  if (take_injected_failure()) return fail_now(op, injected_failure_res);
+  // Not aux: add() sets it under the timer lock, which a concurrent
+  // cancel takes too.
+  op.overlapped = {};
+  // The kernel never sees a timer's OVERLAPPED (PostQueuedCompletionStatus
+  // passes its address along untouched), so it can point to the timer's
+  // state, for cancel.
+  op.overlapped.offset_or_pointer = &st;
+  st.scratch[0] = 0;
+  started();
+  timer_queue::added where;
+  try {
+    where = port_->timers.add(op, st);
+  } catch (const std::bad_alloc&) {
+    finished();
+    return fail_now(op, win::res_from_errc(std::errc::not_enough_memory));
+  }
+  if (where == timer_queue::added::cancelled) {
+    finished();
+    return fail_now(op, win::res_from_win32(ERROR_OPERATION_ABORTED));
+  }
+  // TRICKY: from here on another worker may already have fired the timer
+  // (a deadline in the past fires at that worker's next poll) and resumed
+  // the coroutine, so neither op nor st may be touched: `where` was
+  // decided under the heap's lock.
+  if (where == timer_queue::added::earliest) {
+    // Some worker may be blocked with a longer timeout: wake one. If the
+    // packet is refused, this worker still sees the deadline when it next
+    // blocks, so the timer is late at worst, never lost.
+    port_->post_packet(key_kick, nullptr);
+  }
+  return true;
+}
+
+}  // namespace corio::detail

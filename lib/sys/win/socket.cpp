@@ -1,0 +1,302 @@
+// lib/sys/win/socket.cpp: synchronous socket calls on Windows, Winsock
+// start-up, and the Win32 error category (see winsock.hpp).
+#include "sys/win/winsock.hpp"
+// winsock.hpp first: it includes <winsock2.h> before <windows.h>.
+#include "sys/socket.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+namespace corio::detail {
+namespace win {
+namespace {
+
+std::atomic<std::int64_t> open_sockets{0};
+
+struct winsock_state {
+  std::error_code error;
+  extensions fns;
+};
+
+// Loads one extension function through a throwaway socket of the base
+// provider.
+template <class Fn>
+bool load_extension(SOCKET s, GUID guid, Fn& out) noexcept {
+  DWORD bytes = 0;
+  return ::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &out, sizeof out,
+                    &bytes, nullptr, nullptr) == 0;
+}
+
+winsock_state start_winsock() noexcept {
+  winsock_state st;
+  WSADATA data{};
+  if (int r = ::WSAStartup(MAKEWORD(2, 2), &data); r != 0) {
+    st.error = win32_error(static_cast<DWORD>(r));
+    return st;
+  }
+  SOCKET s = ::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+  if (s == INVALID_SOCKET) {
+    st.error = win32_error(static_cast<DWORD>(::WSAGetLastError()));
+    return st;
+  }
+  if (!load_extension(s, WSAID_ACCEPTEX, st.fns.accept_ex) ||
+      !load_extension(s, WSAID_CONNECTEX, st.fns.connect_ex)) {
+    st.error = win32_error(static_cast<DWORD>(::WSAGetLastError()));
+  }
+  ::closesocket(s);
+  return st;
+}
+
+// The portable meaning of a Win32 or Winsock error, or 0 where none fits.
+int portable_errno(DWORD code) noexcept {
+  using enum std::errc;
+  std::errc e{};
+  switch (code) {
+    // Cancelled: CancelIoEx, a closed socket, a thread that exited.
+    case ERROR_OPERATION_ABORTED:  // == WSA_OPERATION_ABORTED
+    case ERROR_CANCELLED:
+    case WSAECANCELLED: e = operation_canceled; break;
+    case WSAECONNREFUSED:
+    case ERROR_CONNECTION_REFUSED: e = connection_refused; break;
+    // STATUS_CONNECTION_RESET, STATUS_LOCAL_DISCONNECT and
+    // STATUS_REMOTE_DISCONNECT all arrive as ERROR_NETNAME_DELETED.
+    case WSAECONNRESET:
+    case ERROR_NETNAME_DELETED: e = connection_reset; break;
+    case WSAECONNABORTED:
+    case ERROR_CONNECTION_ABORTED:
+    case ERROR_REQUEST_ABORTED: e = connection_aborted; break;
+    case WSAEADDRINUSE:
+    case ERROR_ADDRESS_ALREADY_ASSOCIATED: e = address_in_use; break;
+    case WSAEADDRNOTAVAIL: e = address_not_available; break;
+    case WSAEAFNOSUPPORT: e = address_family_not_supported; break;
+    case WSAEALREADY:
+    case ERROR_CONNECTION_ACTIVE: e = connection_already_in_progress; break;
+    case WSAEISCONN: e = already_connected; break;
+    case WSAENOTCONN:
+    case ERROR_CONNECTION_INVALID: e = not_connected; break;
+    case WSAESHUTDOWN: e = broken_pipe; break;  // a send after shutdown(send), as EPIPE
+    case WSAETIMEDOUT:
+    case ERROR_SEM_TIMEOUT:  // STATUS_IO_TIMEOUT
+    case ERROR_TIMEOUT: e = timed_out; break;
+    case WSAEHOSTUNREACH:
+    case ERROR_HOST_UNREACHABLE: e = host_unreachable; break;
+    case WSAENETUNREACH:
+    case ERROR_NETWORK_UNREACHABLE: e = network_unreachable; break;
+    case WSAENETDOWN: e = network_down; break;
+    case WSAENETRESET: e = network_reset; break;
+    case WSAENOBUFS:
+    case ERROR_NO_SYSTEM_RESOURCES:  // STATUS_INSUFFICIENT_RESOURCES
+      e = no_buffer_space;
+      break;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY: e = not_enough_memory; break;
+    case WSAEMFILE:
+    case ERROR_TOO_MANY_OPEN_FILES: e = too_many_files_open; break;
+    case WSAEWOULDBLOCK: e = operation_would_block; break;
+    case WSAEINPROGRESS: e = operation_in_progress; break;
+    case WSAEINTR: e = interrupted; break;
+    case WSAEBADF:
+    case ERROR_INVALID_HANDLE: e = bad_file_descriptor; break;
+    case WSAENOTSOCK: e = not_a_socket; break;
+    case WSAEACCES:
+    case ERROR_ACCESS_DENIED: e = permission_denied; break;
+    case WSAEFAULT: e = bad_address; break;
+    case WSAEINVAL:
+    case ERROR_INVALID_PARAMETER: e = invalid_argument; break;
+    case WSAEMSGSIZE: e = message_size; break;
+    case WSAEDESTADDRREQ: e = destination_address_required; break;
+    case WSAEPROTOTYPE: e = wrong_protocol_type; break;
+    case WSAENOPROTOOPT: e = no_protocol_option; break;
+    case WSAEPROTONOSUPPORT: e = protocol_not_supported; break;
+    case WSAEOPNOTSUPP: e = operation_not_supported; break;
+    case ERROR_NOT_SUPPORTED: e = not_supported; break;
+    default: return 0;
+  }
+  return static_cast<int>(e);
+}
+
+class win32_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "win32"; }
+  std::string message(int ev) const override {
+    char* text = nullptr;
+    DWORD n = ::FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM |
+                                   FORMAT_MESSAGE_IGNORE_INSERTS,
+                               nullptr, static_cast<DWORD>(ev), 0,
+                               reinterpret_cast<char*>(&text), 0, nullptr);
+    std::string out;
+    if (n != 0 && text) out.assign(text, n);
+    if (text) ::LocalFree(text);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ' ||
+                            out.back() == '.'))
+      out.pop_back();
+    if (out.empty()) out = "Win32 error " + std::to_string(ev);
+    return out;
+  }
+  std::error_condition default_error_condition(int ev) const noexcept override {
+    if (int e = portable_errno(static_cast<DWORD>(ev)); e != 0) return {e, std::generic_category()};
+    return {ev, *this};
+  }
+};
+
+}  // namespace
+
+const std::error_category& win32_category() noexcept {
+  static const win32_category_impl c;
+  return c;
+}
+
+result<const extensions*> winsock() noexcept {
+  static const winsock_state st = start_winsock();
+  if (st.error) return fail(st.error);
+  return &st.fns;
+}
+
+std::int64_t open_socket_count() noexcept { return open_sockets.load(std::memory_order_relaxed); }
+
+}  // namespace win
+
+namespace sys {
+
+std::error_code last_error() noexcept {
+  return win::win32_error(static_cast<DWORD>(::WSAGetLastError()));
+}
+
+result<native_socket> open_tcp(net::endpoint::family af) noexcept {
+  if (auto ws = win::winsock(); !ws) return fail(ws.error());
+  const int domain = af == net::endpoint::family::v4 ? AF_INET : AF_INET6;
+  // Overlapped, so the IOCP backend can run it; not inherited by child
+  // processes (close-on-exec).
+  SOCKET s = ::WSASocketW(domain, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) return fail(last_error());
+  if (!win::packable(s)) {
+    // See winsock.hpp: the IOCP backend could not name this socket in
+    // operation::aux. Never seen with Microsoft's providers or Wine.
+    ::closesocket(s);
+    return fail(std::errc::not_supported);
+  }
+  win::open_sockets.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<native_socket>(s);
+}
+
+void close_handle(native_socket h) noexcept {
+  // closesocket also cancels whatever is still in flight on the socket;
+  // those operations complete through the port with ERROR_OPERATION_ABORTED.
+  ::closesocket(win::to_socket(h));
+  win::open_sockets.fetch_sub(1, std::memory_order_relaxed);
+}
+
+socket_ptr adopt(native_socket h) {
+  auto* s = new_core();
+  s->handle = h;
+  return socket_ptr(s);
+}
+
+void to_sockaddr(const net::endpoint& ep, address_storage& out) noexcept {
+  std::memset(out.bytes, 0, sizeof out.bytes);
+  if (ep.is_v4()) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = ::htons(ep.port());
+    std::memcpy(&sa.sin_addr, ep.bytes().data(), 4);
+    std::memcpy(out.bytes, &sa, sizeof sa);
+    out.size = sizeof sa;
+  } else {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = ::htons(ep.port());
+    sa.sin6_scope_id = ep.scope_id();
+    std::memcpy(&sa.sin6_addr, ep.bytes().data(), 16);
+    std::memcpy(out.bytes, &sa, sizeof sa);
+    out.size = sizeof sa;
+  }
+}
+
+result<net::endpoint> from_sockaddr(const void* addr, std::uint32_t size) noexcept {
+  sockaddr_storage ss{};
+  std::memcpy(&ss, addr, std::min<std::size_t>(size, sizeof ss));
+  if (ss.ss_family == AF_INET && size >= sizeof(sockaddr_in)) {
+    sockaddr_in sa;
+    std::memcpy(&sa, &ss, sizeof sa);
+    std::array<std::uint8_t, 4> a;
+    std::memcpy(a.data(), &sa.sin_addr, 4);
+    return net::endpoint::v4(a, ::ntohs(sa.sin_port));
+  }
+  if (ss.ss_family == AF_INET6 && size >= sizeof(sockaddr_in6)) {
+    sockaddr_in6 sa;
+    std::memcpy(&sa, &ss, sizeof sa);
+    std::array<std::uint8_t, 16> a;
+    std::memcpy(a.data(), &sa.sin6_addr, 16);
+    return net::endpoint::v6(a, ::ntohs(sa.sin6_port), sa.sin6_scope_id);
+  }
+  return fail(std::errc::address_family_not_supported);
+}
+
+result<void> bind_listen(native_socket h, const net::endpoint& at,
+                         const net::listen_options& options) noexcept {
+  SOCKET s = win::to_socket(h);
+  // SO_REUSEADDR on Windows lets a second socket steal a port that is in
+  // use, so `reuse_address` (which on POSIX only avoids TIME_WAIT trouble)
+  // is not passed on: every listener is exclusive, and binding a port in use
+  // fails with address_in_use. Windows lets a listener rebind a port in
+  // TIME_WAIT anyway.
+  BOOL one = TRUE;
+  if (::setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, reinterpret_cast<const char*>(&one),
+                   sizeof one) != 0)
+    return fail(last_error());
+  if (options.reuse_port) return fail(std::errc::not_supported);  // Linux only
+  address_storage addr;
+  to_sockaddr(at, addr);
+  if (::bind(s, reinterpret_cast<const sockaddr*>(addr.bytes), static_cast<int>(addr.size)) != 0)
+    return fail(last_error());
+  if (::listen(s, options.backlog) != 0) return fail(last_error());
+  return {};
+}
+
+result<net::endpoint> local_endpoint(native_socket h) noexcept {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (::getsockname(win::to_socket(h), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return fail(last_error());
+  return from_sockaddr(&ss, static_cast<std::uint32_t>(len));
+}
+
+result<net::endpoint> peer_endpoint(native_socket h) noexcept {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (::getpeername(win::to_socket(h), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return fail(last_error());
+  return from_sockaddr(&ss, static_cast<std::uint32_t>(len));
+}
+
+result<void> shutdown(native_socket h, net::tcp_stream::shutdown_how how) noexcept {
+  using enum net::tcp_stream::shutdown_how;
+  int native = how == send ? SD_SEND : how == receive ? SD_RECEIVE : SD_BOTH;
+  if (::shutdown(win::to_socket(h), native) != 0) return fail(last_error());
+  return {};
+}
+
+result<void> set_nodelay(native_socket h, bool on) noexcept {
+  BOOL v = on ? TRUE : FALSE;
+  if (::setsockopt(win::to_socket(h), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&v),
+                   sizeof v) != 0)
+    return fail(last_error());
+  return {};
+}
+
+}  // namespace sys
+
+// See winsock.hpp for the two kinds of negative result on Windows.
+std::error_code error_from_result(std::int64_t res) noexcept {
+  const std::int64_t e = -res;
+  if (e >= win::win32_tag) return win::win32_error(static_cast<DWORD>(e - win::win32_tag));
+  return {static_cast<int>(e), std::generic_category()};
+}
+
+}  // namespace corio::detail

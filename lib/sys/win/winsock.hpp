@@ -1,0 +1,109 @@
+// lib/sys/win/winsock.hpp: what the IOCP backend shares with the Windows
+// socket calls (sys/win/socket.cpp): Winsock start-up, the extension
+// functions, and the one encoding of errors in operation::res.
+//
+// Only Windows sources include this header; portable code never sees
+// <windows.h>.
+#pragma once
+
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+// clang-format off: winsock2.h must come before windows.h.
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <mswsock.h>
+#include <windows.h>
+// clang-format on
+
+#include <cstdint>
+#include <system_error>
+
+#include "corio/detail/io.hpp"
+#include "corio/result.hpp"
+
+namespace corio::detail::win {
+
+/// The Winsock extension functions corio calls. They are loaded once per
+/// process from the base provider (as libuv and Asio do), not per socket.
+struct extensions {
+  LPFN_ACCEPTEX accept_ex = nullptr;
+  LPFN_CONNECTEX connect_ex = nullptr;
+};
+
+/// Starts Winsock 2.2 and loads the extension functions, once per process
+/// (thread-safe). Every call returns the first call's outcome. Winsock is
+/// never cleaned up: sockets may outlive any object that could do it.
+result<const extensions*> winsock() noexcept;
+
+inline SOCKET to_socket(native_socket h) noexcept { return static_cast<SOCKET>(h); }
+
+// ---------------------------------------------------------------------------
+// Errors in operation::res
+//
+// On Windows a negative operation::res is one of two things:
+//   -e                 with 0 < e < 2^32: a portable errno value, the value of
+//                      a std::errc (what lib/core writes for an operation
+//                      started off a worker, and what the injected-failure
+//                      hook writes: EAGAIN);
+//   -(2^32 + code)     a Win32 or Winsock error code (GetLastError,
+//                      WSAGetLastError, or RtlNtStatusToDosError of a
+//                      completion's NTSTATUS), kept as it is.
+// error_from_result turns the first into generic_category and the second
+// into win32_category(), whose codes compare equal to the std::errc value
+// with the same meaning (WSAECONNREFUSED and ERROR_CONNECTION_REFUSED both
+// == std::errc::connection_refused, ERROR_OPERATION_ABORTED ==
+// std::errc::operation_canceled, ...). libstdc++'s own system_category does
+// not do that on MinGW: in GCC 12 it maps no Winsock code at all and maps
+// ERROR_NETNAME_DELETED (a reset connection) to "no such file".
+
+inline constexpr std::int64_t win32_tag = std::int64_t{1} << 32;
+
+/// The result of an operation that failed with Win32/Winsock error `code`.
+constexpr std::int64_t res_from_win32(DWORD code) noexcept {
+  return -(win32_tag + static_cast<std::int64_t>(code));
+}
+/// The result of an operation that failed with a portable error.
+constexpr std::int64_t res_from_errc(std::errc e) noexcept {
+  return -static_cast<std::int64_t>(e);
+}
+
+/// Win32 and Winsock error codes, with messages from the system and
+/// std::errc equivalents where one exists.
+const std::error_category& win32_category() noexcept;
+
+inline std::error_code win32_error(DWORD code) noexcept {
+  return {static_cast<int>(code), win32_category()};
+}
+
+// ---------------------------------------------------------------------------
+// Sockets in operation::aux
+//
+// The IOCP backend keeps an in-flight operation's socket in the 32-bit
+// operation::aux (CancelIoEx needs it, from any thread, and the operation
+// has no other word that is free while the kernel owns the OVERLAPPED).
+// That is lossless for every socket open_tcp hands out: Winsock's sockets
+// are kernel handles, whose values fit in 32 bits (Microsoft documents that
+// 64-bit Windows truncates and sign-extends handles freely when sharing
+// them with 32-bit processes) and are multiples of 4 (the low two bits are
+// tag bits that the kernel ignores), which leaves the two low bits of aux
+// for the kind of operation. open_tcp refuses a socket that does not fit,
+// so a layered provider handing out other values fails loudly, not subtly.
+
+/// True when `s` survives packing into operation::aux.
+constexpr bool packable(SOCKET s) noexcept {
+  const auto v = static_cast<std::int64_t>(s);
+  return v == static_cast<std::int32_t>(v) && (v & 3) == 0;
+}
+
+// ---------------------------------------------------------------------------
+// Test hooks
+
+/// Sockets opened by open_tcp and not yet closed by close_handle: a test
+/// that ends with the count it began with leaked no socket.
+std::int64_t open_socket_count() noexcept;
+
+}  // namespace corio::detail::win

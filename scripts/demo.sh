@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The main demo: installs what is missing, builds, starts echo_server on a
+# free loopback port and runs the echo_client load generator against it,
+# which prints throughput and latency percentiles.
+# Usage: scripts/demo.sh [seconds] [connections] [message-size]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-5}
+connections=${2:-64}
+size=${3:-64}
+bash scripts/setup.sh demo
+
+dir=build/demo
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCORIO_BUILD_TESTS=OFF -DCORIO_BUILD_DEMOS=ON >/dev/null
+cmake --build "$dir" -j "$(nproc)" --target echo_server echo_client >/dev/null
+
+out=$(mktemp)
+"$dir/demos/echo_server" --port 0 --threads 1 >"$out" &
+server=$!
+trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$out"' EXIT
+for _ in $(seq 100); do
+  grep -q "listening on" "$out" && break
+  kill -0 $server 2>/dev/null || { cat "$out"; echo "echo_server did not start" >&2; exit 1; }
+  sleep 0.1
+done
+cat "$out"
+port=$(grep -oE ':[0-9]+ ' "$out" | head -1 | tr -d ': ')
+"$dir/demos/echo_client" --port "$port" --threads 1 --connections "$connections" \
+  --size "$size" --duration "$seconds"

@@ -1,0 +1,328 @@
+// tests/alloc/alloc_test.cpp: steady-state I/O allocates nothing (lesson 5).
+//
+// This file replaces the global operator new and delete (every overload,
+// aligned and nothrow included) for the whole corio_tests binary with a
+// malloc-based pair that also counts allocations while a window is open. The
+// window is one global flag, opened and closed by the coroutine under test,
+// so it counts what any thread allocates meanwhile (an operation completing
+// on another worker, a cross-thread post) and nothing gtest allocates
+// outside it. Each test warms up first (first connection, first operations:
+// run queues and backend tables reach their steady size), then counts.
+//
+// Sanitizers (ASan, TSan, MSan) replace operator new themselves: there the
+// replacement is not compiled and the tests skip, saying why. The plain
+// build runs them on every backend.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <span>
+#include <vector>
+
+#include "support/loopback.hpp"
+#include "support/run.hpp"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CORIO_ALLOC_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define CORIO_ALLOC_TEST_SANITIZED 1
+#endif
+#endif
+
+#if !defined(CORIO_ALLOC_TEST_SANITIZED) && defined(__GLIBC__) && __has_include(<execinfo.h>)
+#include <execinfo.h>
+#include <unistd.h>
+#define CORIO_ALLOC_TEST_BACKTRACE 1
+#endif
+
+namespace corio::test::alloc {
+
+// Allocations counted while `counting` is set.
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+std::atomic<long> bytes{0};
+
+#ifdef CORIO_ALLOC_TEST_BACKTRACE
+// Where the first counted allocation came from, to say which call allocated
+// when a test fails. Filled once per window, without allocating.
+void* first_frames[24];
+std::atomic<int> first_depth{0};
+thread_local bool in_backtrace = false;
+#endif
+
+inline void note(std::size_t n) noexcept {
+  if (!counting.load(std::memory_order_relaxed)) return;
+  if (allocations.fetch_add(1, std::memory_order_relaxed) == 0) {
+#ifdef CORIO_ALLOC_TEST_BACKTRACE
+    if (!in_backtrace) {
+      in_backtrace = true;
+      first_depth.store(::backtrace(first_frames, 24), std::memory_order_relaxed);
+      in_backtrace = false;
+    }
+#endif
+  }
+  bytes.fetch_add(static_cast<long>(n), std::memory_order_relaxed);
+}
+
+}  // namespace corio::test::alloc
+
+#ifndef CORIO_ALLOC_TEST_SANITIZED
+
+namespace {
+
+void* allocate(std::size_t n) noexcept {
+  corio::test::alloc::note(n);
+  return std::malloc(n == 0 ? 1 : n);
+}
+
+void* allocate_aligned(std::size_t n, std::align_val_t al) noexcept {
+  corio::test::alloc::note(n);
+  auto a = static_cast<std::size_t>(al);
+  if (n == 0) n = 1;
+#ifdef _WIN32
+  // MinGW's own aligned new uses _aligned_malloc too, so a block it
+  // allocated inside the runtime DLL can be freed here and the reverse.
+  return _aligned_malloc(n, a);
+#else
+  if (a < sizeof(void*)) a = sizeof(void*);
+  void* p = nullptr;
+  return ::posix_memalign(&p, a, n) == 0 ? p : nullptr;
+#endif
+}
+
+void release_aligned(void* p) noexcept {
+#ifdef _WIN32
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
+
+// The throwing forms: retry through the new-handler, as the standard ones do.
+template <class F>
+void* or_throw(F try_allocate) {
+  for (;;) {
+    if (void* p = try_allocate()) return p;
+    std::new_handler h = std::get_new_handler();
+    if (!h) throw std::bad_alloc();
+    h();
+  }
+}
+
+}  // namespace
+
+void* operator new(std::size_t n) { return or_throw([n] { return allocate(n); }); }
+void* operator new[](std::size_t n) { return or_throw([n] { return allocate(n); }); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return or_throw([n, a] { return allocate_aligned(n, a); });
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return or_throw([n, a] { return allocate_aligned(n, a); });
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocate_aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocate_aligned(n, a);
+}
+
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { release_aligned(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { release_aligned(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release_aligned(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release_aligned(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release_aligned(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release_aligned(p);
+}
+
+#endif  // !CORIO_ALLOC_TEST_SANITIZED
+
+namespace corio::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Counts the allocations (on any thread) between start() and stop().
+class alloc_window {
+ public:
+  void start() noexcept {
+    alloc::allocations.store(0, std::memory_order_relaxed);
+    alloc::bytes.store(0, std::memory_order_relaxed);
+#ifdef CORIO_ALLOC_TEST_BACKTRACE
+    alloc::first_depth.store(0, std::memory_order_relaxed);
+#endif
+    alloc::counting.store(true, std::memory_order_seq_cst);
+  }
+  void stop() noexcept {
+    alloc::counting.store(false, std::memory_order_seq_cst);
+    count_ = alloc::allocations.load(std::memory_order_relaxed);
+    bytes_ = alloc::bytes.load(std::memory_order_relaxed);
+  }
+  long count() const noexcept { return count_; }
+  /// For failure messages: the counts, and where the first one came from.
+  std::string describe() const {
+    std::string s = std::to_string(count_) + " allocation(s), " + std::to_string(bytes_) +
+                    " bytes";
+#ifdef CORIO_ALLOC_TEST_BACKTRACE
+    if (int depth = alloc::first_depth.load(); depth > 0) {
+      s += "; the first one's stack is on stderr (addr2line -Cfpe <test binary> <+offsets>)";
+      std::fputs("first counted allocation:\n", stderr);
+      ::backtrace_symbols_fd(alloc::first_frames, depth, STDERR_FILENO);
+    }
+#endif
+    return s;
+  }
+
+ private:
+  long count_ = 0;
+  long bytes_ = 0;
+};
+
+class alloc_test : public runtime_test {
+ protected:
+  void SetUp() override {
+    runtime_test::SetUp();
+#ifdef CORIO_ALLOC_TEST_SANITIZED
+    GTEST_SKIP() << "the sanitizer replaces operator new, so allocations cannot be counted "
+                    "here; the plain build runs this test";
+#endif
+  }
+};
+
+constexpr std::size_t message_size = 64;
+
+// One request/response exchange between client and server, as an echo does.
+task<bool> round_trip(net::tcp_stream& client, net::tcp_stream& server,
+                      std::span<std::byte> out, std::span<std::byte> in) {
+  auto w = co_await client.write(out);
+  if (!w || *w != out.size()) co_return false;
+  auto n = co_await server.read_exact(in);
+  if (!n) co_return false;
+  auto e = co_await server.write_all(in);
+  if (!e) co_return false;
+  std::size_t got = 0;
+  while (got < in.size()) {
+    auto r = co_await client.read(in.subspan(got));
+    if (!r || *r == 0) co_return false;
+    got += *r;
+  }
+  co_return true;
+}
+
+TEST_F(alloc_test, SteadyStateReadsAndWritesAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    std::array<std::byte, message_size> out{}, in{};
+    // round_trip is itself a coroutine (a frame per call): the loop body
+    // below is inline so that only the I/O is counted.
+    for (int i = 0; i < 100; ++i) CO_ASSERT(co_await round_trip(client, server, out, in));
+    bool ok = true;
+    window.start();
+    for (int i = 0; i < 1000 && ok; ++i) {
+      auto w = co_await client.write(out);
+      ok = w && *w == out.size();
+      auto n = co_await server.read_exact(in);
+      auto e = co_await server.write_all(in);
+      ok = ok && n && e;
+      std::size_t got = 0;
+      while (ok && got < in.size()) {
+        auto r = co_await client.read(std::span(in).subspan(got));
+        ok = r && *r > 0;
+        if (ok) got += *r;
+      }
+    }
+    window.stop();
+    EXPECT_TRUE(ok) << "an exchange failed";
+    EXPECT_EQ(window.count(), 0) << "1,000 read/write round trips: " << window.describe();
+  }(window));
+}
+
+TEST_F(alloc_test, SteadyStateTimersAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    std::array<std::byte, message_size> buf{};
+    // Each kind once to warm up, then 100 of each counted: a sleep that
+    // fires, a with_timeout whose read wins (the timer is cancelled), and one
+    // whose timer wins (the read is cancelled; the stream stays usable).
+    auto exercise = [&](int n, bool& ok) -> task<void> {
+      for (int i = 0; i < n && ok; ++i) {
+        auto s = co_await sleep_for(10us);
+        ok = ok && s.has_value();
+        auto w = co_await client.write(buf);
+        auto r = co_await with_timeout(server.read(buf), 1h);
+        ok = ok && w && r && *r > 0;
+        auto t = co_await with_timeout(server.read(buf), 200us);
+        ok = ok && !t && t.error() == errc::timed_out;
+      }
+    };
+    bool ok = true;
+    co_await exercise(3, ok);
+    CO_ASSERT(ok);
+    // exercise's own frame is allocated when the task is made: before start().
+    auto counted = exercise(100, ok);
+    window.start();
+    co_await std::move(counted);
+    window.stop();
+    EXPECT_TRUE(ok) << "a timer or a timed read did not behave";
+    EXPECT_EQ(window.count(), 0) << "100 sleeps and 200 timed reads: " << window.describe();
+  }(window));
+}
+
+constexpr int connections = 100;
+
+TEST_F(alloc_test, SteadyStateAcceptAllocatesNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto listener = listen_loopback();
+    const auto to = net::endpoint::loopback_v4(port_of(listener));
+    std::vector<net::tcp_stream> clients;
+    std::array<net::tcp_stream, connections> accepted;
+    clients.reserve(2 * connections);
+    // Connects `connections` clients (connect allocates its coroutine frame:
+    // outside the window), then accepts all of them and closes them.
+    auto batch = [&](bool count) -> task<bool> {
+      for (int i = 0; i < connections; ++i) {
+        auto c = co_await net::tcp_stream::connect(to);
+        if (!c) co_return false;
+        clients.push_back(std::move(*c));
+      }
+      if (count) window.start();
+      bool ok = true;
+      for (auto& a : accepted) {
+        auto s = co_await listener.accept();
+        ok = ok && s.has_value();
+        if (s) a = std::move(*s);
+      }
+      for (auto& a : accepted) a.close();
+      if (count) window.stop();
+      co_return ok;
+    };
+    // The first batch warms up: after it, the streams of closed connections
+    // are what new ones reuse.
+    CO_ASSERT(co_await batch(false));
+    clients.clear();
+    bool ok = co_await batch(true);
+    EXPECT_TRUE(ok) << "an accept failed";
+    EXPECT_EQ(window.count(), 0) << connections << " accepts and closes: " << window.describe();
+  }(window));
+}
+
+}  // namespace
+}  // namespace corio::test
