@@ -12,7 +12,7 @@ bash scripts/setup.sh demo
 
 dir=build/demo
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCORIO_BUILD_TESTS=OFF -DCORIO_BUILD_DEMOS=ON >/dev/null
-cmake --build "$dir" -j "$(nproc)" --target echo_server echo_client >/dev/null
+cmake --build "$dir" -j "$(nproc)" --target echo_server echo_client chat_server chat_client >/dev/null
 
 out=$(mktemp)
 "$dir/demos/echo_server" --port 0 --threads 1 >"$out" &

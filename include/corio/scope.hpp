@@ -32,7 +32,8 @@ class scope {
   }
 
   /// Starts `t` as a child on the next worker (round-robin), so a server's
-  /// connections spread over the workers. Returns at once.
+  /// connections spread over the workers (on IOCP, through the shared port:
+  /// whichever worker is free). Returns at once.
   void spawn(task<void> t) { detail::schedule_anywhere(start(std::move(t))); }
   /// Starts `t` as a child on the calling worker.
   void spawn_local(task<void> t) { detail::schedule_local(start(std::move(t))); }

@@ -42,6 +42,10 @@ class backend {
   virtual bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept = 0;
   virtual bool start_send(operation& op, socket_core& s, const void* data,
                           std::size_t size) noexcept = 0;
+  // Completes when `s` has data to read or has reached its end (res >= 0),
+  // without a buffer: an idle connection pins no memory while it waits.
+  // The next read then finds the data (or the EOF) at once.
+  virtual bool start_wait_readable(operation& op, socket_core& s) noexcept = 0;
   // Completes with res 0 when the steady clock reaches st.deadline_ns.
   virtual bool start_timer(operation& op, timer_state& st) noexcept = 0;
 

@@ -34,9 +34,11 @@ result<backend_set> choose_backends(const runtime_options& options, unsigned thr
   }
   switch (want) {
     case backend_kind::io_uring:
-    case backend_kind::epoll: return fail(std::errc::function_not_supported);
+    case backend_kind::epoll:
+      return fail(std::errc::function_not_supported);
     case backend_kind::automatic:
-    case backend_kind::iocp: break;
+    case backend_kind::iocp:
+      break;
   }
   chosen = backend_kind::iocp;
   return make_iocp_backends(threads);

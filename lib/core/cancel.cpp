@@ -25,7 +25,14 @@ detached cancel_on_owner(backend& owner, operation& op, std::atomic<int>& refs,
 
 }  // namespace
 
+namespace {
+void mark(operation& op) noexcept {
+  std::atomic_ref<std::uint8_t>(op.cancel_requested).store(1, std::memory_order_release);
+}
+}  // namespace
+
 void cancel_owned(void* owner, operation& op) noexcept {
+  mark(op);
   if (owner) static_cast<backend*>(owner)->cancel(op);
 }
 
@@ -33,6 +40,7 @@ void request_cancel(void* owner, operation& op, std::atomic<int>& refs,
                     void (*finish)(operation*) noexcept) noexcept {
   auto* b = static_cast<backend*>(owner);
   if (!b) return;
+  mark(op);
   auto* w = worker::current();
   if (b->cancel_from_any_thread() || (w && &w->io() == b)) {
     // On the owner, an operation whose awaiter has not resumed is still in

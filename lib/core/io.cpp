@@ -35,6 +35,11 @@ bool start_send(operation& op, socket_core& s, const void* data, std::size_t siz
   return w ? w->io().start_send(op, s, data, size) : refuse(op);
 }
 
+bool start_wait_readable(operation& op, socket_core& s) noexcept {
+  auto* w = worker::current();
+  return w ? w->io().start_wait_readable(op, s) : refuse(op);
+}
+
 bool start_timer(operation& op, timer_state& st) noexcept {
   auto* w = worker::current();
   return w ? w->io().start_timer(op, st) : refuse(op);

@@ -21,13 +21,13 @@ void close_handle(native_socket h) noexcept;
 /// Wraps an open handle in a heap socket_core owned by the returned pointer.
 socket_ptr adopt(native_socket h);
 
-/// A default-constructed socket_core, made in the storage of one that this
-/// thread freed earlier when there is one (so that steady-state accept, a
-/// connection closed for each one accepted, allocates nothing), else new.
+/// A default-constructed socket_core, made in the storage of one freed
+/// earlier when there is one (so that steady-state accept, a connection
+/// closed for each one accepted, allocates nothing), else new. Any thread.
 /// Defined once for every OS, in net/tcp_listener.cpp beside socket_closer.
 socket_core* new_core();
 /// Destroys `s` (made by new_core or by `new socket_core`) and keeps its
-/// storage for this thread's next new_core, up to a bound; frees it beyond.
+/// storage for new_core, up to a bound; frees it beyond. Any thread.
 void free_core(socket_core* s) noexcept;
 
 /// The endpoint in the OS's sockaddr layout, and back.

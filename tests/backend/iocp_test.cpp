@@ -74,7 +74,7 @@ TEST_F(iocp_test, SynchronousCompletionsSkipThePortAndTheBudgetMakesTheWriterYie
     auto [client, server] = co_await connected_pair();
     const auto before = iocp_totals();
     std::vector<unsigned char> got;
-    bool writing = true;         // only touched on this worker
+    bool writing = true;          // only touched on this worker
     int turns_while_writing = 0;  // likewise
     scope s;
     s.spawn([](net::tcp_stream& server, std::vector<unsigned char>& got) -> task<void> {

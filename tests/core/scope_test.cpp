@@ -67,6 +67,10 @@ TEST_F(scope_test, FirstChildExceptionIsRethrownByJoinAfterAllFinish) {
 }
 
 TEST_F(scope_test, SpawnSpreadsChildrenOverTheWorkers) {
+  if (rt.backend() == backend_kind::iocp) {
+    GTEST_SKIP() << "IOCP: a spawned child goes to the shared port, and whichever worker "
+                    "dequeues it runs it; there is no per-worker placement to check";
+  }
   std::mutex mu;
   std::set<std::thread::id> seen;
   run([](std::mutex& mu, std::set<std::thread::id>& seen) -> task<void> {

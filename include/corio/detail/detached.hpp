@@ -36,7 +36,8 @@ void* current_backend() noexcept;
 
 /// Any thread: resumes `h` on the worker whose backend is `owner` (on the
 /// calling worker's run queue if that is the one; otherwise through the
-/// backend's cross-thread wake-up). Never resumes inline.
+/// backend's cross-thread wake-up; on IOCP, whose workers share one port,
+/// on whichever worker dequeues it). Never resumes inline.
 void resume_on(void* owner, std::coroutine_handle<> h) noexcept;
 
 }  // namespace corio::detail

@@ -63,6 +63,7 @@ bool start_accept(operation& op, socket_core& listener, accept_state& st) noexce
 bool start_connect(operation& op, socket_core& sock, const address_storage& to) noexcept;
 bool start_recv(operation& op, socket_core& sock, void* data, std::size_t size) noexcept;
 bool start_send(operation& op, socket_core& sock, const void* data, std::size_t size) noexcept;
+bool start_wait_readable(operation& op, socket_core& sock) noexcept;
 bool start_timer(operation& op, timer_state& st) noexcept;
 
 /// Turns a negative operation result into an error code whose category

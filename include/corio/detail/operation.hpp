@@ -45,6 +45,10 @@ struct operation {
   // What `complete` needs besides the operation (a combinator's state, such
   // as with_timeout's); unused by plain operations.
   void* context = nullptr;
+  // Set (through std::atomic_ref) when a cancel was requested: a transfer of
+  // several steps (write_all) checks it before each new step, so a cancel
+  // that lands between two steps is not lost.
+  std::uint8_t cancel_requested = 0;
   // Backend-private word (io_uring: which result fix-up applies; epoll:
   // the readiness direction; IOCP: flags).
   std::uint32_t aux = 0;

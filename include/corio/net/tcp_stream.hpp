@@ -25,6 +25,13 @@ class read_half {
   auto read(R&& buf) noexcept {
     return detail::transfer_awaiter<false>(sock_, std::ranges::data(buf), std::ranges::size(buf));
   }
+  /// Waits until data (or the end of the stream, or an error) can be read,
+  /// without a buffer: an idle connection pins no buffer memory while it
+  /// waits (io_uring poll, epoll readiness, IOCP's zero-byte WSARecv). A
+  /// read started after it finds the data at once. Counts as a read for
+  /// errc::concurrent_operation.
+  auto wait_readable() noexcept { return detail::readable_awaiter(sock_); }
+
   /// Reads exactly `buf.size()` bytes, one read at a time; errc::unexpected_eof
   /// if the stream ends first. Allocates nothing.
   template <detail::byte_range R>
@@ -117,6 +124,7 @@ class tcp_stream {
   auto read_exact(R&& buf) noexcept {
     return read_half(sock_.get()).read_exact(buf);
   }
+  auto wait_readable() noexcept { return read_half(sock_.get()).wait_readable(); }
   template <detail::byte_range R>
   auto write_all(const R& buf) noexcept {
     return write_half(sock_.get()).write_all(buf);

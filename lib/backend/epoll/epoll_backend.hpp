@@ -73,6 +73,7 @@ class epoll_backend final : public backend {
   bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
   bool start_send(operation& op, socket_core& s, const void* data,
                   std::size_t size) noexcept override;
+  bool start_wait_readable(operation& op, socket_core& s) noexcept override;
   bool start_timer(operation& op, timer_state& st) noexcept override;
   void cancel(operation& op) noexcept override;
 
@@ -215,6 +216,7 @@ enum : std::uint32_t {
   kind_accept = 3,
   kind_connect = 4,
   kind_timer = 5,
+  kind_wait_readable = 6,
 };
 constexpr std::uint32_t aux_pack(std::uint32_t kind, std::size_t index) noexcept {
   return kind | static_cast<std::uint32_t>(index << aux_kind_bits);
@@ -222,7 +224,7 @@ constexpr std::uint32_t aux_pack(std::uint32_t kind, std::size_t index) noexcept
 constexpr std::uint32_t aux_kind(std::uint32_t aux) noexcept { return aux & aux_kind_mask; }
 constexpr std::uint32_t aux_index(std::uint32_t aux) noexcept { return aux >> aux_kind_bits; }
 constexpr bool is_reader_kind(std::uint32_t kind) noexcept {
-  return kind == kind_recv || kind == kind_accept;
+  return kind == kind_recv || kind == kind_accept || kind == kind_wait_readable;
 }
 
 }  // namespace corio::detail

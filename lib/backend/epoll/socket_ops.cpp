@@ -26,6 +26,17 @@ std::int64_t do_recv(int fd, void* data, std::size_t size) noexcept {
   }
 }
 
+// Readable now: data or the end of the stream (1 or 0 byte peeked), or the
+// pending error; nothing is consumed.
+std::int64_t peek_readable(int fd) noexcept {
+  for (;;) {
+    char b;
+    ssize_t n = ::recv(fd, &b, 1, MSG_DONTWAIT | MSG_PEEK);
+    if (n >= 0) return n;
+    if (errno != EINTR) return -errno;
+  }
+}
+
 std::int64_t do_send(int fd, const void* data, std::size_t size) noexcept {
   for (;;) {
     // MSG_NOSIGNAL: a reset peer is an EPIPE result, not a SIGPIPE.
@@ -114,6 +125,13 @@ bool epoll_backend::start_recv(operation& op, socket_core& s, void* data,
   std::int64_t r = do_recv(fd_of(s), data, size);
   if (r != -EAGAIN) return finish(op, r);
   return wait(op, s, kind_recv, data, size);
+}
+
+bool epoll_backend::start_wait_readable(operation& op, socket_core& s) noexcept {
+  if (take_injected_failure()) return fail_now(op, -EAGAIN);
+  std::int64_t r = peek_readable(fd_of(s));
+  if (r != -EAGAIN) return finish(op, r);
+  return wait(op, s, kind_wait_readable, nullptr, 0);
 }
 
 bool epoll_backend::start_send(operation& op, socket_core& s, const void* data,
@@ -222,6 +240,7 @@ std::int64_t epoll_backend::perform(const operation& op, int fd, const epoll_wai
   switch (aux_kind(op.aux)) {
     case kind_recv: return do_recv(fd, w.data, w.size);
     case kind_send: return do_send(fd, w.data, w.size);
+    case kind_wait_readable: return peek_readable(fd);
     case kind_accept: return do_accept(fd, *static_cast<accept_state*>(w.data));
     case kind_connect: return finish_connect(fd, *static_cast<const address_storage*>(w.data));
     default: return -EINVAL;

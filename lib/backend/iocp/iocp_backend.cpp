@@ -33,9 +33,13 @@ std::int64_t steady_now_ns() noexcept {
 // ---------------------------------------------------------------------------
 // iocp_port
 
-void refuse_next_posts(int n) noexcept { refused_posts.store(n, std::memory_order_relaxed); }
+void refuse_next_posts(int n) noexcept {
+  refused_posts.store(n, std::memory_order_relaxed);
+}
 
-iocp_port::~iocp_port() { ::CloseHandle(port_); }
+iocp_port::~iocp_port() {
+  ::CloseHandle(port_);
+}
 
 bool iocp_port::post_packet(ULONG_PTR key, void* payload) noexcept {
   if (take_refused_post()) return false;
@@ -136,9 +140,11 @@ std::int64_t iocp_backend::settle(operation& op, std::int64_t res) noexcept {
       // While in flight, an accept's res holds its accept_state (see start_accept).
       return settle_accept(*reinterpret_cast<accept_state*>(static_cast<std::intptr_t>(op.res)),
                            aux_socket(aux), res);
-    case op_kind::connect: return settle_connect(aux_socket(aux), res);
+    case op_kind::connect:
+      return settle_connect(aux_socket(aux), res);
     case op_kind::io:
-    case op_kind::timer: break;
+    case op_kind::timer:
+      break;
   }
   return res;
 }
@@ -191,22 +197,25 @@ void iocp_backend::dispatch(const OVERLAPPED_ENTRY& e) noexcept {
       // The I/O status block lives in the OVERLAPPED: Internal is the
       // NTSTATUS, negative on failure.
       const auto status = static_cast<NTSTATUS>(e.lpOverlapped->Internal);
-      std::int64_t res = status >= 0
-                             ? static_cast<std::int64_t>(e.dwNumberOfBytesTransferred)
-                             : win::res_from_win32(::RtlNtStatusToDosError(status));
+      std::int64_t res = status >= 0 ? static_cast<std::int64_t>(e.dwNumberOfBytesTransferred)
+                                     : win::res_from_win32(::RtlNtStatusToDosError(status));
       res = settle(*op, res);
       op->res = res;
       complete(op);
       return;
     }
-    case key_ready: complete(op_from_overlapped(e.lpOverlapped)); return;
+    case key_ready:
+      complete(op_from_overlapped(e.lpOverlapped));
+      return;
     case key_post:
       // post() put a coroutine handle's address in the packet; the kernel
       // never dereferences it.
       std::coroutine_handle<>::from_address(e.lpOverlapped).resume();
       return;
-    case key_kick: return;  // fire_due_timers runs after every batch
-    default: return;        // not corio's: a packet someone else posted to this port
+    case key_kick:
+      return;  // fire_due_timers runs after every batch
+    default:
+      return;  // not corio's: a packet someone else posted to this port
   }
 }
 

@@ -48,7 +48,8 @@ static_assert(sizeof(overlapped_storage) == sizeof(OVERLAPPED) &&
                   offsetof(overlapped_storage, internal) == offsetof(OVERLAPPED, Internal) &&
                   offsetof(overlapped_storage, internal_high) ==
                       offsetof(OVERLAPPED, InternalHigh) &&
-                  offsetof(overlapped_storage, offset_or_pointer) == offsetof(OVERLAPPED, Pointer) &&
+                  offsetof(overlapped_storage, offset_or_pointer) ==
+                      offsetof(OVERLAPPED, Pointer) &&
                   offsetof(overlapped_storage, event) == offsetof(OVERLAPPED, hEvent),
               "overlapped_storage must have the layout of OVERLAPPED");
 static_assert(std::is_standard_layout_v<operation> && offsetof(operation, overlapped) == 0,
@@ -96,7 +97,9 @@ inline std::atomic_ref<std::uint32_t> aux_ref(operation& op) noexcept {
 inline std::uint32_t pack_aux(SOCKET s, op_kind k) noexcept {
   return static_cast<std::uint32_t>(s) | static_cast<std::uint32_t>(k);
 }
-inline op_kind aux_kind(std::uint32_t aux) noexcept { return static_cast<op_kind>(aux & 3u); }
+inline op_kind aux_kind(std::uint32_t aux) noexcept {
+  return static_cast<op_kind>(aux & 3u);
+}
 inline SOCKET aux_socket(std::uint32_t aux) noexcept {
   // Sign-extend, as Windows does with a handle that crossed a 32-bit boundary.
   return static_cast<SOCKET>(static_cast<std::intptr_t>(static_cast<std::int32_t>(aux & ~3u)));
@@ -218,6 +221,7 @@ class iocp_backend final : public backend {
   bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
   bool start_send(operation& op, socket_core& s, const void* data,
                   std::size_t size) noexcept override;
+  bool start_wait_readable(operation& op, socket_core& s) noexcept override;
   bool start_timer(operation& op, timer_state& st) noexcept override;
 
   void cancel(operation& op) noexcept override;

@@ -35,7 +35,9 @@ enum : std::uintptr_t {
 std::uintptr_t assoc_state(const void* slot) noexcept {
   return reinterpret_cast<std::uintptr_t>(slot);
 }
-void* assoc_slot(std::uintptr_t state) noexcept { return reinterpret_cast<void*>(state); }
+void* assoc_slot(std::uintptr_t state) noexcept {
+  return reinterpret_cast<void*>(state);
+}
 
 // AcceptEx writes the local and the remote address, each in a slot 16
 // bytes longer than the largest address of the protocol (TCP: sockaddr_in6).
@@ -50,7 +52,9 @@ std::int64_t res_from(const std::error_code& ec) noexcept {
 
 // A length Winsock takes: WSABUF::len is a ULONG, and results are reported
 // in an int-sized count. A shorter transfer than asked is allowed anyway.
-ULONG clamp_len(std::size_t size) noexcept { return static_cast<ULONG>(std::min<std::size_t>(size, INT_MAX)); }
+ULONG clamp_len(std::size_t size) noexcept {
+  return static_cast<ULONG>(std::min<std::size_t>(size, INT_MAX));
+}
 
 }  // namespace
 
@@ -153,6 +157,13 @@ bool iocp_backend::start_recv(operation& op, socket_core& s, void* data,
   return after_start(op, ok, *skip, ok ? 0 : static_cast<DWORD>(::WSAGetLastError()));
 }
 
+// The zero-byte WSARecv: completes when data (or the end of the stream)
+// arrives, with no buffer locked for the wait.
+bool iocp_backend::start_wait_readable(operation& op, socket_core& s) noexcept {
+  static char unused;
+  return start_recv(op, s, &unused, 0);
+}
+
 bool iocp_backend::start_send(operation& op, socket_core& s, const void* data,
                               std::size_t size) noexcept {
   if (take_injected_failure()) return fail_now(op, injected_failure_res);
@@ -173,8 +184,8 @@ bool iocp_backend::start_accept(operation& op, socket_core& listener, accept_sta
   if (!skip) return fail_now(op, res_from(skip.error()));
   // AcceptEx takes the connection's socket ready-made, in the listener's family.
   const auto family = static_cast<int>(assoc_state(listener.backend_slots[1]));
-  auto accepted = sys::open_tcp(family == AF_INET6 ? net::endpoint::family::v6
-                                                   : net::endpoint::family::v4);
+  auto accepted =
+      sys::open_tcp(family == AF_INET6 ? net::endpoint::family::v6 : net::endpoint::family::v4);
   if (!accepted) return fail_now(op, res_from(accepted.error()));
   st.accepted = *accepted;
   const SOCKET l = win::to_socket(listener.handle);
@@ -206,7 +217,8 @@ std::int64_t iocp_backend::settle_accept(accept_state& st, SOCKET listener,
   return res;
 }
 
-bool iocp_backend::start_connect(operation& op, socket_core& s, const address_storage& to) noexcept {
+bool iocp_backend::start_connect(operation& op, socket_core& s,
+                                 const address_storage& to) noexcept {
   if (take_injected_failure()) return fail_now(op, injected_failure_res);
   const auto skip = associate(s);
   if (!skip) return fail_now(op, res_from(skip.error()));

@@ -1,6 +1,7 @@
 // lib/backend/uring/socket_ops.cpp: accept, connect, recv and send as
 // io_uring operations.
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "backend/uring/uring_backend.hpp"
@@ -33,6 +34,15 @@ bool uring_backend::start_recv(operation& op, socket_core& s, void* data,
   io_uring_sqe* sqe = sqe_for(op);
   if (!sqe) return false;
   io_uring_prep_recv(sqe, static_cast<int>(s.handle), data, size, 0);
+  return started();
+}
+
+bool uring_backend::start_wait_readable(operation& op, socket_core& s) noexcept {
+  io_uring_sqe* sqe = sqe_for(op);
+  if (!sqe) return false;
+  // POLLIN also reports a peer's FIN (and POLLHUP/POLLERR always do): the
+  // read that follows then sees the EOF or the error.
+  io_uring_prep_poll_add(sqe, static_cast<int>(s.handle), POLLIN);
   return started();
 }
 

@@ -25,6 +25,7 @@ class uring_backend final : public backend {
   bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
   bool start_send(operation& op, socket_core& s, const void* data,
                   std::size_t size) noexcept override;
+  bool start_wait_readable(operation& op, socket_core& s) noexcept override;
   bool start_timer(operation& op, timer_state& st) noexcept override;
   void cancel(operation& op) noexcept override;
 

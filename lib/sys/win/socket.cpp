@@ -2,8 +2,6 @@
 // start-up, and the Win32 error category (see winsock.hpp).
 #include "sys/win/winsock.hpp"
 // winsock.hpp first: it includes <winsock2.h> before <windows.h>.
-#include "sys/socket.hpp"
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -11,6 +9,8 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+
+#include "sys/socket.hpp"
 
 namespace corio::detail {
 namespace win {
@@ -56,6 +56,7 @@ winsock_state start_winsock() noexcept {
 int portable_errno(DWORD code) noexcept {
   using enum std::errc;
   std::errc e{};
+  // clang-format off
   switch (code) {
     // Cancelled: CancelIoEx, a closed socket, a thread that exited.
     case ERROR_OPERATION_ABORTED:  // == WSA_OPERATION_ABORTED
@@ -117,6 +118,7 @@ int portable_errno(DWORD code) noexcept {
     case ERROR_NOT_SUPPORTED: e = not_supported; break;
     default: return 0;
   }
+  // clang-format on
   return static_cast<int>(e);
 }
 
@@ -125,15 +127,14 @@ class win32_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "win32"; }
   std::string message(int ev) const override {
     char* text = nullptr;
-    DWORD n = ::FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM |
-                                   FORMAT_MESSAGE_IGNORE_INSERTS,
-                               nullptr, static_cast<DWORD>(ev), 0,
-                               reinterpret_cast<char*>(&text), 0, nullptr);
+    DWORD n = ::FormatMessageA(
+        FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+        nullptr, static_cast<DWORD>(ev), 0, reinterpret_cast<char*>(&text), 0, nullptr);
     std::string out;
     if (n != 0 && text) out.assign(text, n);
     if (text) ::LocalFree(text);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ' ||
-                            out.back() == '.'))
+    while (!out.empty() &&
+           (out.back() == '\n' || out.back() == '\r' || out.back() == ' ' || out.back() == '.'))
       out.pop_back();
     if (out.empty()) out = "Win32 error " + std::to_string(ev);
     return out;
@@ -157,7 +158,9 @@ result<const extensions*> winsock() noexcept {
   return &st.fns;
 }
 
-std::int64_t open_socket_count() noexcept { return open_sockets.load(std::memory_order_relaxed); }
+std::int64_t open_socket_count() noexcept {
+  return open_sockets.load(std::memory_order_relaxed);
+}
 
 }  // namespace win
 

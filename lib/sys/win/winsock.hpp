@@ -12,7 +12,8 @@
 #ifndef NOMINMAX
 #define NOMINMAX
 #endif
-// clang-format off: winsock2.h must come before windows.h.
+// winsock2.h must come before windows.h.
+// clang-format off
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
@@ -39,7 +40,9 @@ struct extensions {
 /// never cleaned up: sockets may outlive any object that could do it.
 result<const extensions*> winsock() noexcept;
 
-inline SOCKET to_socket(native_socket h) noexcept { return static_cast<SOCKET>(h); }
+inline SOCKET to_socket(native_socket h) noexcept {
+  return static_cast<SOCKET>(h);
+}
 
 // ---------------------------------------------------------------------------
 // Errors in operation::res
