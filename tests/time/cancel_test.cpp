@@ -154,6 +154,44 @@ TEST_F(cancel_test, ScopeStopCancelsEveryChildAndJoinsThem) {
   EXPECT_EQ(canceled.load(), 100);
 }
 
+// Shutdown with 1,000 open connections, each blocked in a read: stopping
+// the scope cancels every read, every connection frame is freed, and
+// nothing is left in flight.
+constexpr int open_connections = 1000;
+
+TEST_F(cancel_test, ShutdownWithAThousandOpenConnectionsFreesEveryFrame) {
+  constexpr int connections = open_connections;
+  std::atomic<int> cancelled{0};
+  run(
+      [](runtime& rt, std::atomic<int>& cancelled) -> task<void> {
+        auto listener = listen_loopback();
+        auto to = net::endpoint::loopback_v4(port_of(listener));
+        std::vector<net::tcp_stream> clients;
+        scope server;
+        for (int i = 0; i < open_connections; ++i) {
+          auto c = co_await net::tcp_stream::connect(to);
+          CO_ASSERT(c);
+          clients.push_back(std::move(*c));
+          auto a = co_await listener.accept();
+          CO_ASSERT(a);
+          server.spawn([](net::tcp_stream s, std::stop_token stop, std::atomic<int>& cancelled,
+                          counted) -> task<void> {
+            std::array<char, 64> buf;
+            auto n = co_await with_stop(s.read(buf), stop);
+            if (!n && n.error() == std::errc::operation_canceled) cancelled.fetch_add(1);
+          }(std::move(*a), server.token(), cancelled, counted{}));
+        }
+        co_await until_in_flight(rt, open_connections);
+        EXPECT_EQ(counted::live.load(), open_connections);
+        server.request_stop();
+        co_await server.join();
+        EXPECT_EQ(counted::live.load(), 0);
+        EXPECT_EQ(rt.operations_in_flight(), 0);
+      }(rt, cancelled),
+      std::chrono::seconds(50));
+  EXPECT_EQ(cancelled.load(), connections);
+}
+
 TEST_F(cancel_test, TenThousandTimersArmedAndCancelledAcrossWorkers) {
   std::atomic<int> canceled{0};
   run(
