@@ -61,7 +61,6 @@ epoll_backend::epoll_backend(int epoll_fd, int wake_fd) noexcept
     : epoll_fd_(epoll_fd), wake_fd_(wake_fd) {
   // Room for the usual load up front, so arming and finishing operations
   // allocates nothing in steady state (the vectors only ever grow).
-  timers_.reserve(1024);
   completed_.reserve(256);
   completing_.reserve(256);
   posted_.reserve(64);
@@ -144,8 +143,8 @@ void epoll_backend::cancel(operation& op) noexcept {
   const std::uint32_t index = aux_index(op.aux);
   if (kind == kind_done) return;  // already finished: its completion is queued
   if (kind == kind_timer) {
-    if (index < timers_.size() && timers_[index].op == &op) {
-      remove_timer(index);
+    if (timers_.holds(index, op)) {
+      timers_.remove(index);
       complete_later(op, -ECANCELED);
     }
     return;
@@ -257,7 +256,7 @@ void epoll_backend::poll(bool block) noexcept {
 
 void epoll_backend::wait_for_events(bool block) noexcept {
   std::int64_t wait_ns = 0;
-  if (block) wait_ns = time_to_next_timer();  // -1: no timer, wait for an event
+  if (block) wait_ns = timers_.time_to_next(timer_heap::now());  // -1: no timer, wait for an event
   int n = -1;
   if (have_pwait2_) {
     timespec ts{};

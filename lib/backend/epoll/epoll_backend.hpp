@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/timer_heap.hpp"
 
 namespace corio::detail {
 
@@ -128,20 +129,10 @@ class epoll_backend final : public backend {
   // Queues `op` to complete with `res` in the next poll.
   void complete_later(operation& op, std::int64_t res) noexcept;
 
-  // Timer heap (timer_ops.cpp).
-  struct timer_entry {
-    std::int64_t deadline_ns;
-    operation* op;
-  };
-  // Puts `e` at heap position `i` and tells its operation where it is.
-  void place_timer(std::size_t i, timer_entry e) noexcept;
-  void sift_up(std::size_t i) noexcept;
-  void sift_down(std::size_t i) noexcept;
-  void remove_timer(std::size_t i) noexcept;
+  // Timers (timer_ops.cpp). Records a timer's heap index in its aux.
+  static void place_timer(operation& op, std::size_t index) noexcept;
   // Moves the timers whose deadline has passed to the completed list.
   void expire_timers() noexcept;
-  // Nanoseconds until the earliest deadline (0 if passed), or -1 if none.
-  std::int64_t time_to_next_timer() const noexcept;
 
   // Registration pool.
   epoll_registration* allocate_registration() noexcept;
@@ -176,9 +167,9 @@ class epoll_backend final : public backend {
   epoll_registration* retired_ = nullptr;
   std::atomic<epoll_registration*> returned_{nullptr};
 
-  // A binary min-heap on deadline; each waiting timer's aux holds its index,
-  // so cancel finds it without a search.
-  std::vector<timer_entry> timers_;
+  // Waiting timers; each one's aux holds its heap index, so cancel finds it
+  // without a search.
+  timer_heap timers_{place_timer};
 
   // Operations finished (result set) that complete in the next poll:
   // cancelled ones, expired timers and those past the inline budget.

@@ -1,24 +1,45 @@
-// lib/backend/uring/timer_ops.cpp: timers as io_uring timeout operations.
+// lib/backend/uring/timer_ops.cpp: timers in a per-worker heap whose
+// earliest deadline bounds the ring's wait (see timers_ in
+// uring_backend.hpp for why not IORING_OP_TIMEOUT).
 #include <cerrno>
-#include <cstring>
 
 #include "backend/uring/uring_backend.hpp"
 
 namespace corio::detail {
 
 bool uring_backend::start_timer(operation& op, timer_state& st) noexcept {
-  io_uring_sqe* sqe = sqe_for(op);
-  if (!sqe) return false;
-  static_assert(sizeof(st.scratch) >= sizeof(__kernel_timespec));
-  __kernel_timespec ts{};
-  ts.tv_sec = st.deadline_ns / 1'000'000'000;
-  ts.tv_nsec = st.deadline_ns % 1'000'000'000;
-  std::memcpy(st.scratch, &ts, sizeof ts);
-  // Absolute on CLOCK_MONOTONIC, which is std::chrono::steady_clock here.
-  io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(st.scratch), 0,
-                        IORING_TIMEOUT_ABS);
-  op.aux = aux_timer;
+  if (take_injected_failure() || timers_.size() > (UINT32_MAX >> 1)) {
+    op.res = -EAGAIN;
+    return false;
+  }
+  // A deadline already passed still completes through the next poll: the
+  // awaiter always suspends once, on every backend.
+  if (!timers_.push(st.deadline_ns, op)) {
+    op.res = -ENOMEM;
+    return false;
+  }
   return started();
+}
+
+void uring_backend::place_timer(operation& op, std::size_t index) noexcept {
+  op.aux = aux_timer | static_cast<std::uint32_t>(index << 1);
+}
+
+void uring_backend::run_finished() noexcept {
+  // Timers due now join the finished list; those that the resumed
+  // coroutines arm, even already due, wait for the next poll.
+  timers_.expire(timer_heap::now(), [this](operation& op) {
+    op.res = 0;
+    finished_.push_back(&op);
+  });
+  if (finished_.empty()) return;
+  finishing_.swap(finished_);
+  for (operation* op : finishing_) {
+    op->aux = 0;
+    in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    op->complete(op);
+  }
+  finishing_.clear();
 }
 
 }  // namespace corio::detail

@@ -68,6 +68,17 @@ void uring_backend::arm_wake_read() noexcept {
 }
 
 void uring_backend::cancel(operation& op) noexcept {
+  if (op.aux & aux_timer) {
+    // A timer in the heap: take it out and finish it in this poll. One that
+    // already fired (aux cleared, or another timer at its index) is left be.
+    const std::size_t index = op.aux >> 1;
+    if (timers_.holds(index, op)) {
+      timers_.remove(index);
+      op.res = -ECANCELED;
+      finished_.push_back(&op);
+    }
+    return;
+  }
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (!sqe) {
     io_uring_submit(&ring_);
@@ -123,18 +134,35 @@ void uring_backend::complete(io_uring_cqe* cqe) noexcept {
   // that stays in its awaiting frame until complete() resumes the frame.
   auto* op = reinterpret_cast<operation*>(static_cast<std::uintptr_t>(ud));
   in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  op->res = (op->aux == aux_timer && res == -ETIME) ? 0 : res;
+  op->res = res;
   op->complete(op);
 }
 
 void uring_backend::poll(bool block) noexcept {
-  int r = block ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
+  // Finished-without-CQE work (a cancelled timer) must not wait for one.
+  if (!finished_.empty()) block = false;
+  const std::int64_t timer_ns = block ? timers_.time_to_next(timer_heap::now()) : -1;
+  int r;
+  if (!block) {
+    r = io_uring_submit_and_get_events(&ring_);
+  } else if (timer_ns < 0) {
+    r = io_uring_submit_and_wait(&ring_, 1);
+  } else {
+    // Bounded by the earliest deadline (IORING_ENTER_EXT_ARG: no timeout
+    // SQE on kernels 5.11+).
+    __kernel_timespec ts{};
+    ts.tv_sec = timer_ns / 1'000'000'000;
+    ts.tv_nsec = timer_ns % 1'000'000'000;
+    io_uring_cqe* first = nullptr;
+    r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+  }
   // EINTR, EBUSY (completion queue overflowing) and EAGAIN leave the queued
   // entries in the ring; they are submitted on the next turn after the
   // completions below have been reaped.
   (void)r;
   io_uring_cqe* cqe = nullptr;
   while (io_uring_peek_cqe(&ring_, &cqe) == 0) complete(cqe);
+  run_finished();
 }
 
 }  // namespace corio::detail

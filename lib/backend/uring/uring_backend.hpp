@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/timer_heap.hpp"
 
 namespace corio::detail {
 
@@ -46,6 +47,10 @@ class uring_backend final : public backend {
   void arm_wake_read() noexcept;
   void drain_posted() noexcept;
   void complete(io_uring_cqe* cqe) noexcept;
+  // Runs expired and cancelled timers (and anything else finished without
+  // a CQE), after the CQEs of this poll.
+  void run_finished() noexcept;
+  static void place_timer(operation& op, std::size_t index) noexcept;
 
   io_uring ring_;
   bool enable_on_attach_;
@@ -58,6 +63,14 @@ class uring_backend final : public backend {
   std::mutex posted_mu_;
   std::vector<std::coroutine_handle<>> posted_;  // guarded by posted_mu_
   std::vector<std::coroutine_handle<>> draining_;
+  // Timers live here, not in the kernel: an io_uring timeout costs an SQE to
+  // arm and one to cancel, and the kernel's cancel walks every pending
+  // timeout (so re-arming an idle timeout per read grew with the number of
+  // connections). The earliest deadline bounds the ring's wait instead.
+  timer_heap timers_{place_timer};
+  // Operations finished without a CQE (timers), completed in this poll.
+  std::vector<operation*> finished_;
+  std::vector<operation*> finishing_;
   // Written by this worker only; read by others (relaxed) for in_flight().
   std::atomic<std::int64_t> in_flight_{0};
 };
@@ -67,7 +80,8 @@ class uring_backend final : public backend {
 inline constexpr std::uint64_t ud_ignore = 0;  // e.g. a cancel request's own CQE
 inline constexpr std::uint64_t ud_wake = 1;    // the eventfd read
 
-// operation::aux values: which fix-up a result needs.
-inline constexpr std::uint32_t aux_timer = 1;  // -ETIME is the timer's success
+// operation::aux: bit 0 marks a timer (in timers_), whose heap index is in
+// the bits above; any other operation's aux is 0.
+inline constexpr std::uint32_t aux_timer = 1;
 
 }  // namespace corio::detail

@@ -1,0 +1,109 @@
+// lib/backend/timer_heap.hpp: timers in user space, for the backends whose
+// kernel timer would cost more than the wait it bounds (io_uring's timeout
+// cancel walks every pending timeout; epoll has none). A binary min-heap on
+// deadline; arming and cancelling are O(log n) and allocate nothing once the
+// heap has grown to its working size. Owned by one worker thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "corio/detail/operation.hpp"
+
+namespace corio::detail {
+
+class timer_heap {
+ public:
+  // Records where an operation sits in the heap (backends keep it in
+  // op.aux, next to their own bits), so cancel finds it without a search.
+  using place_fn = void (*)(operation& op, std::size_t index) noexcept;
+  explicit timer_heap(place_fn record) noexcept : place_(record) {}
+
+  // False when the heap cannot grow (out of memory): the caller fails the
+  // operation at once.
+  bool push(std::int64_t deadline_ns, operation& op) noexcept {
+    try {
+      heap_.push_back({deadline_ns, &op});
+    } catch (...) {
+      return false;
+    }
+    sift_up(heap_.size() - 1);
+    return true;
+  }
+  // True if `op` is the timer at `index` (it has not fired or been removed).
+  bool holds(std::size_t index, const operation& op) const noexcept {
+    return index < heap_.size() && heap_[index].op == &op;
+  }
+  void remove(std::size_t index) noexcept {
+    const entry last = heap_.back();
+    heap_.pop_back();
+    if (index == heap_.size()) return;
+    // The last entry fills the hole, then moves whichever way it belongs.
+    place(index, last);
+    sift_down(index);
+    sift_up(index);
+  }
+  // Removes every timer due at `now_ns` and hands it to `expired(op)`.
+  template <class F>
+  void expire(std::int64_t now_ns, F&& expired) noexcept {
+    while (!heap_.empty() && heap_.front().deadline_ns <= now_ns) {
+      operation* op = heap_.front().op;
+      remove(0);
+      expired(*op);
+    }
+  }
+  // Nanoseconds until the earliest deadline (0 if due), or -1 with none.
+  std::int64_t time_to_next(std::int64_t now_ns) const noexcept {
+    if (heap_.empty()) return -1;
+    const std::int64_t left = heap_.front().deadline_ns - now_ns;
+    return left > 0 ? left : 0;
+  }
+  std::size_t size() const noexcept { return heap_.size(); }
+
+  // CLOCK_MONOTONIC, the clock of timer_state::deadline_ns.
+  static std::int64_t now() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+ private:
+  struct entry {
+    std::int64_t deadline_ns;
+    operation* op;
+  };
+  void place(std::size_t i, entry e) noexcept {
+    heap_[i] = e;
+    place_(*e.op, i);
+  }
+  void sift_up(std::size_t i) noexcept {
+    const entry e = heap_[i];
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 2;
+      if (heap_[parent].deadline_ns <= e.deadline_ns) break;
+      place(i, heap_[parent]);
+      i = parent;
+    }
+    place(i, e);
+  }
+  void sift_down(std::size_t i) noexcept {
+    const entry e = heap_[i];
+    const std::size_t n = heap_.size();
+    for (;;) {
+      std::size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && heap_[child + 1].deadline_ns < heap_[child].deadline_ns) ++child;
+      if (e.deadline_ns <= heap_[child].deadline_ns) break;
+      place(i, heap_[child]);
+      i = child;
+    }
+    place(i, e);
+  }
+
+  place_fn place_;
+  std::vector<entry> heap_;
+};
+
+}  // namespace corio::detail

@@ -1,0 +1,166 @@
+// lib/net/socket_cache.cpp: reusing the storage of freed socket cores, so
+// steady-state accept allocates nothing.
+#include <mutex>
+#include <new>
+
+#include "sys/socket.hpp"
+
+namespace corio::detail {
+
+// ---- socket_core storage, reused ------------------------------------------------
+//
+// A freed core's storage is kept for the next new_core instead of going back
+// to the heap. Each thread keeps a short list of its own (no lock), and
+// whole batches of core_batch move between threads through a shared depot
+// (one lock per batch, never per connection). So a server that closes a
+// connection for each one it accepts allocates nothing per connection
+// (lesson 5), also when connections are accepted on one worker and closed
+// on another (spawn goes round-robin; IOCP completes on any worker).
+// Reuse is no new hazard: malloc hands back a just-freed block just as
+// readily, and nothing may use a core after socket_closer (every operation
+// on it has completed, and forget_socket has dropped what a backend kept).
+// Under a sanitizer nothing is cached, so that ASan still reports a use of
+// a freed core.
+
+namespace sys {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CORIO_CORE_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define CORIO_CORE_CACHE 0
+#endif
+#endif
+#ifndef CORIO_CORE_CACHE
+#define CORIO_CORE_CACHE 1
+#endif
+
+#if CORIO_CORE_CACHE
+constexpr unsigned core_batch = 32;
+// A thread keeps at most two batches; past that it hands one to the depot.
+constexpr unsigned local_limit = 2 * core_batch;
+// The depot keeps at most 256 batches (8,192 cores of 48 bytes, 384 KiB);
+// past that, batches go back to the heap.
+constexpr unsigned depot_limit = 256;
+
+// Free storage is threaded through itself: word 0 links the next core of a
+// list, and in the depot word 1 of a batch's first core links the next batch.
+static_assert(sizeof(socket_core) >= 2 * sizeof(void*));
+void*& next_core(void* p) noexcept { return static_cast<void**>(p)[0]; }
+void*& next_batch(void* p) noexcept { return static_cast<void**>(p)[1]; }
+
+void free_storage(void* list) noexcept {
+  while (list) {
+    void* next = next_core(list);
+    ::operator delete(list, sizeof(socket_core));
+    list = next;
+  }
+}
+
+struct thread_cache {
+  void* head = nullptr;
+  unsigned size = 0;
+  bool drain_registered = false;
+  bool closed = false;  // the thread is exiting and has freed its list
+};
+// Trivially destructible, so still usable by destructors that run after the
+// drain at thread exit (those free their cores instead of caching them).
+constinit thread_local thread_cache cache;
+
+// The depot. Never destroyed, its lock included: threads may free cores
+// during static destruction. What it holds at exit goes back with the
+// process.
+constinit void* depot_head = nullptr;  // guarded by depot_mutex()
+constinit unsigned depot_batches = 0;  // guarded by depot_mutex()
+std::mutex& depot_mutex() noexcept {
+  // Not constinit: std::mutex has no constant initializer with winpthreads.
+  alignas(std::mutex) static unsigned char storage[sizeof(std::mutex)];
+  static std::mutex& mu = *::new (storage) std::mutex;
+  return mu;
+}
+
+struct cache_drain {
+  ~cache_drain() {
+    free_storage(cache.head);
+    cache.head = nullptr;
+    cache.size = 0;
+    cache.closed = true;
+  }
+};
+
+// Makes the calling thread free its list when it exits.
+void register_drain() noexcept {
+  static thread_local cache_drain drain;
+  (void)drain;
+  cache.drain_registered = true;
+}
+
+// Moves the first core_batch cores of this thread's list to the depot, or
+// back to the heap when the depot is full.
+void give_batch() noexcept {
+  void* first = cache.head;
+  void* last = first;
+  for (unsigned i = 1; i < core_batch; ++i) last = next_core(last);
+  cache.head = next_core(last);
+  cache.size -= core_batch;
+  next_core(last) = nullptr;
+  {
+    std::lock_guard lock(depot_mutex());
+    if (depot_batches < depot_limit) {
+      next_batch(first) = depot_head;
+      depot_head = first;
+      ++depot_batches;
+      return;
+    }
+  }
+  free_storage(first);
+}
+
+// Fills this thread's empty list with a batch from the depot, if it has one.
+bool take_batch() noexcept {
+  std::lock_guard lock(depot_mutex());
+  if (!depot_head) return false;
+  cache.head = depot_head;
+  cache.size = core_batch;
+  depot_head = next_batch(depot_head);
+  --depot_batches;
+  return true;
+}
+
+#endif  // CORIO_CORE_CACHE
+
+}  // namespace
+
+socket_core* new_core() {
+#if CORIO_CORE_CACHE
+  if (!cache.closed && (cache.head || take_batch())) {
+    if (!cache.drain_registered) register_drain();
+    void* p = cache.head;
+    cache.head = next_core(p);
+    --cache.size;
+    return ::new (p) socket_core;
+  }
+#endif
+  return new socket_core;
+}
+
+void free_core(socket_core* s) noexcept {
+#if CORIO_CORE_CACHE
+  if (!cache.closed) {
+    if (!cache.drain_registered) register_drain();
+    s->~socket_core();
+    void* p = s;
+    next_core(p) = cache.head;
+    cache.head = p;
+    if (++cache.size > local_limit) give_batch();
+    return;
+  }
+#endif
+  delete s;
+}
+
+}  // namespace sys
+
+}  // namespace corio::detail
