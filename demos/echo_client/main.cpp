@@ -5,7 +5,9 @@
 // `--messages` runs out. Latency (write start to full echo) goes into a
 // per-connection histogram, merged at the end. `--idle N` instead opens N
 // connections, pings each once, holds them for `--duration` and counts the
-// ones that still answer.
+// ones that still answer; towards a 127.x server it spreads them over the
+// source addresses 127.0.0.1, 127.0.0.2, ... (20,000 per address), so that
+// no source address runs out of ephemeral ports.
 //
 //   echo_client --port 41234 --connections 64 --duration 3
 //   ...
@@ -61,7 +63,28 @@ struct options {
   double warmup = 0;
   unsigned idle = 0;  // 0: load mode
   double timeout = 5;
+  // --idle: connection i connects from sources[i % size()]; empty: the OS
+  // picks the source address.
+  std::vector<corio::net::endpoint> sources;
 };
+
+// Connections per source address in idle mode: below one address's
+// ephemeral port range towards one server (28,232 on Linux by default).
+constexpr unsigned connections_per_source = 20'000;
+
+// The address `n` after `a` (port 0): 127.0.0.1 + 2 = 127.0.0.3.
+corio::net::endpoint address_after(const corio::net::endpoint& a, unsigned n) {
+  auto bytes = a.bytes();
+  const std::size_t size = a.is_v4() ? 4 : 16;
+  std::uint64_t carry = n;
+  for (std::size_t i = size; i-- > 0 && carry != 0;) {
+    carry += bytes[i];
+    bytes[i] = static_cast<std::uint8_t>(carry & 0xff);
+    carry >>= 8;
+  }
+  if (a.is_v4()) return corio::net::endpoint::v4({bytes[0], bytes[1], bytes[2], bytes[3]}, 0);
+  return corio::net::endpoint::v6(bytes, 0, a.scope_id());
+}
 
 #if defined(__linux__)
 // How many source ports a client may use towards one server address.
@@ -80,13 +103,15 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   std::optional<std::uint64_t> messages;
   std::optional<double> warmup;
   std::string backend = "auto";
+  std::string source;
   demo::args cli("echo_client",
                  "A closed-loop load generator for echo_server: each connection sends --pipeline\n"
                  "messages, reads them back, verifies every byte and repeats, for --duration\n"
                  "seconds or --messages messages, whichever ends first. Prints messages/s and\n"
                  "latency percentiles, then a 'RESULT ...' line for scripts. With --idle N it\n"
                  "opens N connections instead, pings each once, holds them for --duration and\n"
-                 "reports how many survived. Exit code: 0 ok, 1 errors, 2 bad arguments.");
+                 "reports how many survived, spreading them over several source addresses\n"
+                 "(see --source). Exit code: 0 ok, 1 errors, 2 bad arguments.");
   cli.integer("port", "P", port, std::uint16_t{1}, std::uint16_t{65535}, "server port")
       .required()
       .text("host", "ADDR", host, "server address, IPv4 or IPv6 (::1)")
@@ -106,6 +131,10 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
       .default_text("0")
       .integer("idle", "N", idle, 1u, 1'000'000u,
                "hold N idle connections instead of generating load")
+      .text("source", "ADDR", source,
+            "with --idle: connect from ADDR and the addresses after it, 20000 connections "
+            "each (127.0.0.1 for 100000 connections: 127.0.0.1 to 127.0.0.5)")
+      .default_text("127.0.0.1 towards a 127.x host, else the OS picks")
       .number("timeout", "SECONDS", out.timeout, 0.1, 3600,
               "give up when nothing has moved for this long (connecting, awaiting echoes)")
       .integer("threads", "N", threads, 1u, 1024u, "worker threads")
@@ -130,17 +159,29 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
       return cli.fail(
           "--idle cannot be combined with --connections, --pipeline, --messages or --warmup");
     out.idle = *idle;
+    unsigned per_source = connections_per_source;
 #if defined(__linux__)
-    // TODO(corio API): with a way to bind a stream's source address before
-    // connecting, connections could spread over 127.0.0.1..127.0.0.x and go
-    // past one address's ephemeral port range. corio has none yet.
-    auto ports = ephemeral_ports();
-    if (ports && out.idle > *ports && host.starts_with("127."))
-      return cli.fail(
-          fmt::format("--idle {}: one source address has only {} ephemeral ports, and corio "
-                      "cannot bind a source address yet; use at most {}",
-                      out.idle, *ports, *ports));
+    if (auto ports = ephemeral_ports(); ports && *ports < per_source) per_source = *ports;
 #endif
+    std::optional<corio::net::endpoint> first;
+    if (!source.empty()) {
+      auto from = corio::net::endpoint::parse(source, 0);
+      if (!from) return cli.fail("--source: '" + source + "' is not an IPv4 or IPv6 address");
+      if (from->af() != out.target.af())
+        return cli.fail("--source and --host must both be IPv4 or both IPv6");
+      first = *from;
+    } else if (out.target.is_v4() && out.target.bytes()[0] == 127 &&
+               out.idle > per_source) {
+      // Every 127.x address is local on Linux; where one is not, its
+      // connects fail with address_not_available and the run says so.
+      first = corio::net::endpoint::loopback_v4(0);
+    }
+    if (first) {
+      const unsigned k = (out.idle + per_source - 1) / per_source;
+      for (unsigned j = 0; j < k; ++j) out.sources.push_back(address_after(*first, j));
+    }
+  } else if (!source.empty()) {
+    return cli.fail("--source works with --idle only");
   }
   const double buffers = 2.0 * out.connections * out.pipeline * static_cast<double>(out.size);
   if (buffers > 8.0 * (1ull << 30))
@@ -225,6 +266,7 @@ struct run_state {
   // --idle
   std::atomic<std::uint64_t> opened{0}, checked{0}, survived{0};
   clock::time_point hold_until{};
+  double open_seconds = 0;  // from the first connect to the last ping answered
 };
 
 // ---- Messages ----------------------------------------------------------------
@@ -380,12 +422,24 @@ corio::task<bool> ping(run_state& run, corio::net::tcp_stream& conn, std::uint32
 // kept per idle connection.
 corio::task<void> open_some(run_state& run, std::vector<corio::net::tcp_stream>& conns,
                             std::atomic<std::size_t>& next) {
+  const auto& sources = run.opt.sources;
   std::vector<std::byte> out(run.opt.size), in(run.opt.size);
   for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < conns.size();) {
-    auto conn = co_await corio::net::tcp_stream::connect(run.opt.target);
+    const auto* from = sources.empty() ? nullptr : &sources[i % sources.size()];
+    // Not `co_await (from ? connect(to, *from) : connect(to))`: GCC 12
+    // destroys the temporary of a conditional co_await operand twice.
+    corio::result<corio::net::tcp_stream> conn;
+    if (from) {
+      conn = co_await corio::net::tcp_stream::connect(run.opt.target, *from);
+    } else {
+      conn = co_await corio::net::tcp_stream::connect(run.opt.target);
+    }
     if (!conn) {
       run.errors.note(error_kind::connect,
-                      describe(run.opt.target, "cannot connect to", conn.error()));
+                      from ? fmt::format("cannot connect to {} from {}: {}",
+                                         run.opt.target.to_string(), from->address_string(),
+                                         conn.error().message())
+                           : describe(run.opt.target, "cannot connect to", conn.error()));
       continue;
     }
     run.connected.fetch_add(1, std::memory_order_relaxed);
@@ -413,8 +467,10 @@ corio::task<void> run_idle(run_state& run) {
   corio::scope group;
   std::atomic<std::size_t> next{0};
   run.now.store(phase::opening, std::memory_order_release);
+  const auto opening = clock::now();
   for (std::size_t w = 0; w < workers; ++w) group.spawn(open_some(run, conns, next));
   co_await group.join();
+  run.open_seconds = std::chrono::duration<double>(clock::now() - opening).count();
 
   run.hold_until = clock::now() + std::chrono::duration_cast<clock::duration>(
                                       std::chrono::duration<double>(run.opt.duration));
@@ -554,12 +610,19 @@ int report_load(run_state& run, clock::time_point joined, unsigned threads) {
 int report_idle(run_state& run) {
   const auto survived = run.survived.load();
   const auto errors = run.errors.total();
-  fmt::print("echo_client: {} idle connections to {}, held {} s\n", run.opt.idle,
-             run.opt.target.to_string(), run.opt.duration);
-  fmt::print("  opened       {}\n  survived     {}\n  errors       {}\n", run.opened.load(),
-             survived, errors);
+  const auto& sources = run.opt.sources;
+  const std::string from =
+      sources.empty()      ? ""
+      : sources.size() == 1 ? fmt::format(" from {}", sources.front().address_string())
+                            : fmt::format(" from {} to {}", sources.front().address_string(),
+                                          sources.back().address_string());
+  fmt::print("echo_client: {} idle connections to {}{}, held {} s\n", run.opt.idle,
+             run.opt.target.to_string(), from, run.opt.duration);
+  fmt::print("  opened       {} in {:.3f} s\n  survived     {}\n  errors       {}\n",
+             run.opened.load(), run.open_seconds, survived, errors);
   print_errors(run);
-  fmt::print("RESULT idle_connections={} survived={}\n", run.opt.idle, survived);
+  fmt::print("RESULT idle_connections={} survived={} open_seconds={:.3f}\n", run.opt.idle,
+             survived, run.open_seconds);
   return errors == 0 && survived == run.opt.idle ? 0 : 1;
 }
 

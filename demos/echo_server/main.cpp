@@ -172,6 +172,7 @@ struct options {
   ms idle_timeout{0};
   ms grace{5000};
   bool lean_idle = false;
+  bool reuse_port = false;
 };
 
 // Fills `out` from the command line; returns the exit code when the program
@@ -202,7 +203,10 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
               "cancelled (the server then exits 0)")
       .flag("lean-idle", out.lean_idle,
             "idle connections hold no buffer (wait_readable + a buffer lent per "
-            "message): less memory per idle connection, one more operation per message");
+            "message): less memory per idle connection, one more operation per message")
+      .flag("reuse-port", out.reuse_port,
+            "SO_REUSEPORT (Linux): several servers share one port, the kernel spreads the "
+            "connections over them; start the first on --port 0, the others on the port it got");
   if (auto code = cli.parse(argc, argv)) return code;
   out.idle_timeout = ms(static_cast<std::int64_t>(idle_seconds * 1000));
   out.grace = ms(static_cast<std::int64_t>(grace_seconds * 1000));
@@ -241,7 +245,7 @@ int main(int argc, char** argv) {
                corio::to_string(opt.runtime.backend), rt.error().message());
     return 1;
   }
-  auto listener = corio::net::tcp_listener::bind(opt.address);
+  auto listener = corio::net::tcp_listener::bind(opt.address, {.reuse_port = opt.reuse_port});
   if (!listener) {
     fmt::print(stderr, "echo_server: cannot listen on {}: {}\n", opt.address.to_string(),
                listener.error().message());

@@ -5,12 +5,26 @@
 
 namespace corio::net {
 
-detail_connect::connect_awaiter::connect_awaiter(const endpoint& to) noexcept {
+detail_connect::connect_awaiter::connect_awaiter(const endpoint& to,
+                                                 const endpoint* from) noexcept {
   detail::sys::to_sockaddr(to, addr_);
-  if (auto h = detail::sys::open_tcp(to.af())) {
-    sock_ = detail::sys::adopt(*h);
-  } else {
+  if (from && from->af() != to.af()) {
+    // Checked here so every OS gives the same error (Linux would say EINVAL
+    // or EAFNOSUPPORT depending on the pair).
+    open_error_ = std::make_error_code(std::errc::address_family_not_supported);
+    return;
+  }
+  auto h = detail::sys::open_tcp(to.af());
+  if (!h) {
     open_error_ = h.error();
+    return;
+  }
+  sock_ = detail::sys::adopt(*h);
+  if (from) {
+    if (auto bound = detail::sys::bind_source(sock_->handle, *from); !bound) {
+      open_error_ = bound.error();
+      sock_.reset();  // closes it: nothing was sent
+    }
   }
 }
 

@@ -36,6 +36,12 @@ result<net::endpoint> from_sockaddr(const void* addr, std::uint32_t size) noexce
 
 result<void> bind_listen(native_socket h, const net::endpoint& at,
                          const net::listen_options& options) noexcept;
+/// Binds a socket that is about to connect to the local endpoint `from`.
+/// With port 0, asks the OS to pick the port at connect time from the whole
+/// 4-tuple where it can (Linux: IP_BIND_ADDRESS_NO_PORT; Windows:
+/// SO_REUSE_UNICASTPORT, best effort), not at bind time from the ports free
+/// on `from` alone.
+result<void> bind_source(native_socket h, const net::endpoint& from) noexcept;
 result<net::endpoint> local_endpoint(native_socket h) noexcept;
 result<net::endpoint> peer_endpoint(native_socket h) noexcept;
 result<void> shutdown(native_socket h, net::tcp_stream::shutdown_how how) noexcept;

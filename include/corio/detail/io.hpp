@@ -48,8 +48,9 @@ struct accept_state {
 /// The deadline of a timer operation, in the steady clock's nanoseconds.
 struct timer_state {
   std::int64_t deadline_ns = 0;
-  // Backend-private (io_uring: the kernel timespec; epoll/IOCP: heap slot).
-  alignas(8) std::int64_t scratch[2] = {};
+  // Backend-private (IOCP: the timer's place in the port's heap; the Linux
+  // backends keep theirs in operation::aux).
+  std::int64_t scratch[1] = {};
 };
 
 // Each start_* begins `op` on the calling thread's worker. It returns true

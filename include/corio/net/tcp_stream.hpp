@@ -75,7 +75,9 @@ namespace detail_connect {
 /// with_stop bound and cancel a connect like any other operation.
 class connect_awaiter : public detail::op_awaiter_base<connect_awaiter> {
  public:
-  explicit connect_awaiter(const endpoint& to) noexcept;
+  /// Opens the socket now and, when `from` is set, binds it there; a
+  /// failure of either is kept and becomes the result, without suspending.
+  explicit connect_awaiter(const endpoint& to, const endpoint* from = nullptr) noexcept;
   connect_awaiter(connect_awaiter&&) noexcept = default;
   detail::operation& op() noexcept { return op_; }
   bool start() noexcept;
@@ -86,7 +88,7 @@ class connect_awaiter : public detail::op_awaiter_base<connect_awaiter> {
   detail::operation op_;
   detail::socket_ptr sock_;
   detail::address_storage addr_;
-  std::error_code open_error_;
+  std::error_code open_error_;  // from opening or binding the socket: start() does nothing
 };
 }  // namespace detail_connect
 
@@ -109,6 +111,23 @@ class tcp_stream {
   /// with_timeout or with_stop to bound or cancel it.
   static detail_connect::connect_awaiter connect(const endpoint& to) noexcept {
     return detail_connect::connect_awaiter(to);
+  }
+
+  /// Connects to `to` from the local address `from`: the socket is bound to
+  /// `from` before it connects. Give port 0 (the usual case) to let the
+  /// system pick the port; on Linux the port is then chosen at connect time
+  /// from the whole 4-tuple (IP_BIND_ADDRESS_NO_PORT), so one source address
+  /// serves a full ephemeral port range per destination, and a client can
+  /// pass the ~28k connections one address allows towards a server by
+  /// spreading them over several source addresses (127.0.0.1, 127.0.0.2,
+  /// ... on loopback). `from` must be in `to`'s family. Resumes on a worker
+  /// with the stream or the error; a failed bind is the error, and no packet
+  /// is sent: std::errc::address_not_available for an address that is not
+  /// local, std::errc::address_in_use for a taken port,
+  /// std::errc::address_family_not_supported for a family mismatch.
+  static detail_connect::connect_awaiter connect(const endpoint& to,
+                                                 const endpoint& from) noexcept {
+    return detail_connect::connect_awaiter(to, &from);
   }
 
   /// See read_half::read. 0 bytes read means orderly EOF.

@@ -58,13 +58,11 @@ result<backend_set> make_epoll_backends(unsigned count) {
 }
 
 epoll_backend::epoll_backend(int epoll_fd, int wake_fd) noexcept
-    : epoll_fd_(epoll_fd), wake_fd_(wake_fd) {
+    : epoll_fd_(epoll_fd), posted_(wake_fd) {
   // Room for the usual load up front, so arming and finishing operations
   // allocates nothing in steady state (the vectors only ever grow).
   completed_.reserve(256);
   completing_.reserve(256);
-  posted_.reserve(64);
-  draining_.reserve(64);
 }
 
 epoll_backend::~epoll_backend() {
@@ -95,7 +93,6 @@ epoll_backend::~epoll_backend() {
     }
   }
   ::close(epoll_fd_);
-  ::close(wake_fd_);
   if (tls_backend == this) tls_backend = nullptr;
 }
 
@@ -295,8 +292,8 @@ void epoll_backend::dispatch(const epoll_event& ev) noexcept {
   if (ev.data.u64 == ev_wake) {
     std::uint64_t count = 0;
     // Resets the counter; EAGAIN (already reset) is as good.
-    [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
-    drain_posted();
+    [[maybe_unused]] auto r = ::read(posted_.fd(), &count, sizeof count);
+    posted_.drain();
     return;
   }
   // Every other event carries one of this backend's registrations (see the
@@ -319,33 +316,8 @@ void epoll_backend::run_completed() noexcept {
   completing_.clear();
 }
 
-void epoll_backend::post(std::coroutine_handle<> h) noexcept {
-  std::lock_guard lock(posted_mu_);
-  posted_.push_back(h);
-  // TRICKY: wake while still holding the lock. Once it is released the
-  // worker may drain `h`, run that coroutine to its end and let the runtime
-  // (and this backend) be destroyed, so nothing here may touch *this after.
-  wake();
-}
+void epoll_backend::post(std::coroutine_handle<> h) noexcept { posted_.post(h); }
 
-void epoll_backend::wake() noexcept {
-  if (wake_armed_.exchange(true, std::memory_order_acq_rel)) return;
-  std::uint64_t one = 1;
-  // eventfd writes fail only on counter overflow, which a pending wake-up
-  // already covers.
-  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
-}
-
-void epoll_backend::drain_posted() noexcept {
-  // Clear the flag before taking the queue: a post that lands after the
-  // swap writes the eventfd again, so none is left behind.
-  wake_armed_.store(false, std::memory_order_release);
-  {
-    std::lock_guard lock(posted_mu_);
-    draining_.swap(posted_);
-  }
-  for (auto h : draining_) h.resume();
-  draining_.clear();
-}
+void epoll_backend::wake() noexcept { posted_.wake(); }
 
 }  // namespace corio::detail

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/posted_queue.hpp"
 #include "backend/timer_heap.hpp"
 
 namespace corio::detail {
@@ -145,14 +146,12 @@ class epoll_backend final : public backend {
 
   void wait_for_events(bool block) noexcept;
   void dispatch(const epoll_event& ev) noexcept;
-  void drain_posted() noexcept;
   void run_completed() noexcept;
 
   static constexpr std::size_t chunk_size = 64;
   static constexpr int max_events = 256;
 
   int epoll_fd_;
-  int wake_fd_;
   // epoll_pwait2 (nanosecond timeouts) unless this kernel or its seccomp
   // profile refuses it; then epoll_wait with millisecond timeouts rounded up.
   bool have_pwait2_ = true;
@@ -176,12 +175,8 @@ class epoll_backend final : public backend {
   std::vector<operation*> completed_;
   std::vector<operation*> completing_;
 
-  // Set by the first poster after a drain, so one eventfd write covers a
-  // batch of posts.
-  std::atomic<bool> wake_armed_{false};
-  std::mutex posted_mu_;
-  std::vector<std::coroutine_handle<>> posted_;  // guarded by posted_mu_
-  std::vector<std::coroutine_handle<>> draining_;
+  // Posts from other threads; its eventfd is in the epoll set.
+  posted_queue posted_;
   // Written by this worker only; read by others (relaxed) for in_flight().
   std::atomic<std::int64_t> in_flight_{0};
 };

@@ -10,12 +10,9 @@
 namespace corio::detail {
 
 uring_backend::uring_backend(io_uring ring, bool enable_on_attach, int wake_fd) noexcept
-    : ring_(ring), enable_on_attach_(enable_on_attach), wake_fd_(wake_fd) {}
+    : ring_(ring), enable_on_attach_(enable_on_attach), posted_(wake_fd) {}
 
-uring_backend::~uring_backend() {
-  io_uring_queue_exit(&ring_);
-  ::close(wake_fd_);
-}
+uring_backend::~uring_backend() { io_uring_queue_exit(&ring_); }
 
 result<void> uring_backend::attach_thread() noexcept {
   if (enable_on_attach_) {
@@ -63,7 +60,7 @@ void uring_backend::arm_wake_read() noexcept {
   // A ring whose queue stays full after a flush cannot take its wake-up
   // read; posts still arrive, at the next completion of anything else.
   if (!sqe) return;
-  io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+  io_uring_prep_read(sqe, posted_.fd(), &wake_buf_, sizeof wake_buf_, 0);
   io_uring_sqe_set_data64(sqe, ud_wake);
 }
 
@@ -91,34 +88,9 @@ void uring_backend::cancel(operation& op) noexcept {
   io_uring_sqe_set_data64(sqe, ud_ignore);
 }
 
-void uring_backend::post(std::coroutine_handle<> h) noexcept {
-  std::lock_guard lock(posted_mu_);
-  posted_.push_back(h);
-  // TRICKY: wake while still holding the lock. Once it is released the
-  // worker may drain `h`, run that coroutine to its end and let the runtime
-  // (and this backend) be destroyed, so nothing here may touch *this after.
-  wake();
-}
+void uring_backend::post(std::coroutine_handle<> h) noexcept { posted_.post(h); }
 
-void uring_backend::wake() noexcept {
-  if (wake_armed_.exchange(true, std::memory_order_acq_rel)) return;
-  std::uint64_t one = 1;
-  // eventfd writes fail only on counter overflow, which a pending wake-up
-  // already covers.
-  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
-}
-
-void uring_backend::drain_posted() noexcept {
-  // Clear the flag before taking the queue: a post that lands after the
-  // swap writes the eventfd again, so none is left behind.
-  wake_armed_.store(false, std::memory_order_release);
-  {
-    std::lock_guard lock(posted_mu_);
-    draining_.swap(posted_);
-  }
-  for (auto h : draining_) h.resume();
-  draining_.clear();
-}
+void uring_backend::wake() noexcept { posted_.wake(); }
 
 void uring_backend::complete(io_uring_cqe* cqe) noexcept {
   std::uint64_t ud = io_uring_cqe_get_data64(cqe);
@@ -127,7 +99,7 @@ void uring_backend::complete(io_uring_cqe* cqe) noexcept {
   if (ud == ud_ignore) return;
   if (ud == ud_wake) {
     arm_wake_read();
-    drain_posted();
+    posted_.drain();
     return;
   }
   // user_data is the address of an operation that this ring started and

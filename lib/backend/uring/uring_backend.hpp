@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/posted_queue.hpp"
 #include "backend/timer_heap.hpp"
 
 namespace corio::detail {
@@ -45,7 +46,6 @@ class uring_backend final : public backend {
   // Counts a started operation and says it is in flight.
   bool started() noexcept;
   void arm_wake_read() noexcept;
-  void drain_posted() noexcept;
   void complete(io_uring_cqe* cqe) noexcept;
   // Runs expired and cancelled timers (and anything else finished without
   // a CQE), after the CQEs of this poll.
@@ -54,15 +54,10 @@ class uring_backend final : public backend {
 
   io_uring ring_;
   bool enable_on_attach_;
-  int wake_fd_;
   // The eventfd counter read by the armed wake-up read.
   std::uint64_t wake_buf_ = 0;
-  // Set by the first poster after a drain, so one eventfd write covers a
-  // batch of posts.
-  std::atomic<bool> wake_armed_{false};
-  std::mutex posted_mu_;
-  std::vector<std::coroutine_handle<>> posted_;  // guarded by posted_mu_
-  std::vector<std::coroutine_handle<>> draining_;
+  // Posts from other threads; its eventfd is read by an armed ring read.
+  posted_queue posted_;
   // Timers live here, not in the kernel: an io_uring timeout costs an SQE to
   // arm and one to cancel, and the kernel's cancel walks every pending
   // timeout (so re-arming an idle timeout per read grew with the number of

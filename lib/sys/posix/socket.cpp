@@ -85,6 +85,23 @@ result<void> bind_listen(native_socket h, const net::endpoint& at,
   return {};
 }
 
+result<void> bind_source(native_socket h, const net::endpoint& from) noexcept {
+  int fd = static_cast<int>(h);
+  if (from.port() == 0) {
+    // Without it, bind reserves a port that no other socket on `from` may
+    // use, whatever the destination: one source address would then give at
+    // most one ephemeral range of connections in all. Linux 4.2+; older
+    // kernels refuse the option, and the bind below still works.
+    int one = 1;
+    (void)::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  }
+  address_storage addr;
+  to_sockaddr(from, addr);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(addr.bytes), addr.size) != 0)
+    return fail(last_error());
+  return {};
+}
+
 result<net::endpoint> local_endpoint(native_socket h) noexcept {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

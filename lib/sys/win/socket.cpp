@@ -262,6 +262,30 @@ result<void> bind_listen(native_socket h, const net::endpoint& at,
   return {};
 }
 
+result<void> bind_source(native_socket h, const net::endpoint& from) noexcept {
+  SOCKET s = win::to_socket(h);
+  if (from.port() == 0) {
+    // Windows 10+: the port of a socket bound to port 0 before ConnectEx is
+    // picked at connect time and may be shared across destinations, like
+    // Linux's IP_BIND_ADDRESS_NO_PORT. MinGW's headers lack the name; the
+    // value is the Windows SDK's. Older systems (and Wine) refuse it, and
+    // bind then reserves a port per socket, as it always did.
+#ifndef SO_REUSE_UNICASTPORT
+    constexpr int SO_REUSE_UNICASTPORT = 0x3007;
+#endif
+    DWORD one = 1;
+    (void)::setsockopt(s, SOL_SOCKET, SO_REUSE_UNICASTPORT, reinterpret_cast<const char*>(&one),
+                       sizeof one);
+  }
+  address_storage addr;
+  to_sockaddr(from, addr);
+  // The IOCP backend's start_connect binds to any:0 only when this has not
+  // happened: its bind then fails with WSAEINVAL, which it takes as "bound".
+  if (::bind(s, reinterpret_cast<const sockaddr*>(addr.bytes), static_cast<int>(addr.size)) != 0)
+    return fail(last_error());
+  return {};
+}
+
 result<net::endpoint> local_endpoint(native_socket h) noexcept {
   sockaddr_storage ss{};
   int len = sizeof ss;
