@@ -110,6 +110,8 @@ def main():
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS check (0 = skip)")
     ap.add_argument("--cores", default="0,1", help="server core,client core")
+    ap.add_argument("--configs", default="64x64,1000x64,64x4096",
+                    help="comma-separated CONNECTIONSxSIZE cases")
     args = ap.parse_args()
     b = args.build
     cores = args.cores.split(",")
@@ -124,7 +126,7 @@ def main():
     for name, cmd in servers.items():
         if not os.access(cmd[0], os.X_OK):
             sys.exit(f"missing {cmd[0]}: build with -DCORIO_BUILD_BENCH=ON first")
-    configs = [(64, 64), (1000, 64), (64, 4096)]
+    configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
     print(f"# echo comparison, {time.strftime('%Y-%m-%d %H:%M')}, {os.uname().nodename}, "
           f"{args.rounds} rounds x {args.seconds}s, server on core {cores[0]}, client on core {cores[1]}")
     for conns, size in configs:
@@ -147,7 +149,11 @@ def main():
         print(f"\n## server RSS per idle connection at {args.idle} idle connections")
         print("| server | bytes/connection | survived |")
         print("|---|---|---|")
-        for name, cmd in servers.items():
+        idle_servers = dict(servers)
+        # corio's lean mode: idle connections wait with wait_readable, no buffer.
+        idle_servers["corio-uring --lean-idle"] = servers["corio-uring"] + ["--lean-idle"]
+        idle_servers["corio-epoll --lean-idle"] = servers["corio-epoll"] + ["--lean-idle"]
+        for name, cmd in idle_servers.items():
             per, survived = idle_rss(cmd, client, args.idle, cores)
             print(f"| {name} | {per:.0f} | {survived} |")
 

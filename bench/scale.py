@@ -7,7 +7,7 @@ started, even when it fails:
 
   fill    one echo_server (--lean-idle --threads 2) filled to --fill
           connections by several echo_client --idle processes, each from
-          its own 127.0.0.x source address; one message echoed on each at
+          its own 127.0.0.x source addresses; one message echoed on each at
           open and again after the hold, then all closed. Peak server RSS,
           bytes per connection, time to connect them all, how many survived.
   reuse   --reuse-total connections over several echo_server processes that
@@ -135,12 +135,16 @@ def read_first(path, default="?"):
         return default
 
 
-def mem_available_kib():
+def meminfo_kib(key):
     with open("/proc/meminfo") as f:
         for line in f:
-            if line.startswith("MemAvailable:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def mem_available_kib():
+    return meminfo_kib("MemAvailable")
 
 
 # ---- Processes -------------------------------------------------------------
@@ -198,6 +202,14 @@ class Deadline:
             raise TimeoutError(f"{what}: over {RUN_LIMIT:.0f} s")
 
 
+def client_source(j):
+    """Client process j's first source address. echo_client spreads its
+    connections over that address and the ones after it, as many as it needs
+    (each takes 40% of the ephemeral port range, at most 20,000), so each
+    process gets 16 addresses of its own: 127.0.0.1, 127.0.0.17, ..."""
+    return f"127.0.0.{1 + 16 * j}"
+
+
 def split(total, parts):
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
@@ -207,10 +219,13 @@ def hold_and_watch(servers, base, clients, deadline):
     server the most connections seen (descriptors above `base`, its count
     before the clients started), its RSS while it held them (at the last
     sample that saw that many: the steady idle cost, after the open burst),
-    and the most kernel TCP buffer memory seen."""
+    the most kernel TCP buffer memory seen, and the most kernel slab memory
+    (sockets, files, hash entries: both ends of every loopback connection,
+    and whatever else the machine does meanwhile)."""
     peak_conns = [0] * len(servers)
     held_rss = [0] * len(servers)
     peak_tcp = 0
+    peak_slab = 0
     last_fd_scan = 0.0
     while any(c.poll() is None for c in clients):
         deadline.check("clients still running")
@@ -222,9 +237,10 @@ def hold_and_watch(servers, base, clients, deadline):
                     peak_conns[i] = conns
                     held_rss[i] = status_kib(s.pid, "VmRSS")
             peak_tcp = max(peak_tcp, tcp_mem_kib())
+            peak_slab = max(peak_slab, meminfo_kib("Slab"))
             last_fd_scan = now
         time.sleep(0.1)
-    return peak_conns, held_rss, peak_tcp
+    return peak_conns, held_rss, peak_tcp, peak_slab
 
 
 def wait_closed(servers, base, deadline):
@@ -246,10 +262,12 @@ def run_fill(build, backend, total, nclients, hold):
         time.sleep(0.2)
         base_rss = status_kib(server.pid, "VmRSS")
         base_fds = fd_count(server.pid)
+        base_slab = meminfo_kib("Slab")
         cpu0 = cpu_seconds(server.pid)
-        clients = [start_client(build, port, n, f"127.0.0.{2 + j}", hold, backend)
+        clients = [start_client(build, port, n, client_source(j), hold, backend)
                    for j, n in enumerate(split(total, nclients))]
-        peak, held, tcp_kib = hold_and_watch([server], [base_fds], [c[0] for c in clients], deadline)
+        peak, held, tcp_kib, slab_kib = hold_and_watch([server], [base_fds],
+                                                       [c[0] for c in clients], deadline)
         results = [client_result(*c) for c in clients]
         close_s = wait_closed([server], [base_fds], deadline)
         peak_rss = status_kib(server.pid, "VmHWM")
@@ -262,7 +280,9 @@ def run_fill(build, backend, total, nclients, hold):
             "open_s": max(r["open_s"] for r in results), "close_s": close_s,
             "base_rss_kib": base_rss, "peak_rss_kib": peak_rss, "held_rss_kib": held[0],
             "bytes_per_conn": (peak_rss - base_rss) * 1024 / max(survived, 1),
-            "tcp_kib": tcp_kib, "server_cpu_s": cpu, "server_rc": rc,
+            "tcp_kib": tcp_kib,
+            "slab_per_conn": (slab_kib - base_slab) * 1024 / max(survived, 1),
+            "server_cpu_s": cpu, "server_rc": rc,
             "errors": [r["error"] for r in results if r["error"]],
         }
     finally:
@@ -282,9 +302,11 @@ def run_reuse(build, backend, total, nservers, nclients, hold):
         time.sleep(0.2)
         base_rss = [status_kib(s.pid, "VmRSS") for s in servers]
         base_fds = [fd_count(s.pid) for s in servers]
-        clients = [start_client(build, port, n, f"127.0.0.{10 + j}", hold, backend)
+        base_slab = meminfo_kib("Slab")
+        clients = [start_client(build, port, n, client_source(j), hold, backend)
                    for j, n in enumerate(split(total, nclients))]
-        peak, held, tcp_kib = hold_and_watch(servers, base_fds, [c[0] for c in clients], deadline)
+        peak, held, tcp_kib, slab_kib = hold_and_watch(servers, base_fds,
+                                                       [c[0] for c in clients], deadline)
         results = [client_result(*c) for c in clients]
         close_s = wait_closed(servers, base_fds, deadline)
         peak_rss = [status_kib(s.pid, "VmHWM") for s in servers]
@@ -297,7 +319,9 @@ def run_reuse(build, backend, total, nservers, nclients, hold):
             "close_s": close_s, "base_rss_kib": sum(base_rss), "peak_rss_kib": sum(peak_rss),
             "held_rss_kib": sum(held),
             "bytes_per_conn": (sum(peak_rss) - sum(base_rss)) * 1024 / max(survived, 1),
-            "tcp_kib": tcp_kib, "server_rcs": rcs,
+            "tcp_kib": tcp_kib,
+            "slab_per_conn": (slab_kib - base_slab) * 1024 / max(survived, 1),
+            "server_rcs": rcs,
             "errors": [r["error"] for r in results if r["error"]],
         }
     finally:
@@ -414,6 +438,8 @@ def main():
         if not os.access(f"{args.build}/demos/{exe}", os.X_OK):
             sys.exit(f"missing {args.build}/demos/{exe}: build it first (see --help)")
     backends = args.backends.split(",")
+    if max(args.fill_clients, args.reuse_clients) > 15:
+        sys.exit("at most 15 client processes (16 source addresses each in 127.0.0.0/24)")
     runs = args.runs.split(",")
 
     # What bounds a run here, checked before starting it.
@@ -428,66 +454,79 @@ def main():
           f"MemAvailable {mib(avail)}; nf_conntrack_max "
           f"{read_first('/proc/sys/net/netfilter/nf_conntrack_max', 'n/a')}")
     per_proc = hard - 32  # a process's own descriptors (runtime, stdio) come first
+    # Source ports are not a bound: each client spreads over enough source
+    # addresses. Descriptors are: one server, or one client, holds at most
+    # `hard` of them (SO_REUSEPORT spreads unevenly: 10% margin).
     if "fill" in runs and (args.fill > per_proc or
-                           math.ceil(args.fill / args.fill_clients) > min(per_proc, ports)):
-        sys.exit(f"--fill {args.fill} does not fit {hard} descriptors per process / "
-                 f"{ports} ports per source address")
+                           math.ceil(args.fill / args.fill_clients) > per_proc):
+        sys.exit(f"--fill {args.fill} does not fit {hard} descriptors per process")
     if "reuse" in runs:
-        if (math.ceil(args.reuse_total / args.reuse_clients) > min(per_proc, ports) or
+        if (math.ceil(args.reuse_total / args.reuse_clients) > per_proc or
                 args.reuse_total / args.reuse_servers > per_proc * 0.9):
             sys.exit(f"--reuse-total {args.reuse_total} needs more servers or clients "
-                     f"({hard} descriptors per process, {ports} ports per source address)")
+                     f"({hard} descriptors per process)")
         # Both ends of each connection live here: about 5 KiB of kernel
         # memory per pair when idle, plus the processes. 16 KiB leaves room.
         if avail < args.reuse_total * 16:
             sys.exit(f"MemAvailable {mib(avail)} is short of the ~{mib(args.reuse_total * 16)} "
                      "a reuse run may need")
 
-    fill, reuse, emfile = [], [], []
+    fill, reuse, emfile, failed = [], [], [], []
+
+    def attempt(what, fn, *fn_args):
+        """Runs one measurement; a run that fails or overruns is reported
+        and the others still run (its processes are gone: cleanup())."""
+        print(f"{what} ...", file=sys.stderr)
+        try:
+            return [fn(*fn_args)]
+        except (OSError, RuntimeError, TimeoutError) as e:
+            failed.append(f"{what}: {e}")
+            return []
+
     for b in backends:
         if "fill" in runs:
-            print(f"fill: {b}, {args.fill} connections ...", file=sys.stderr)
-            fill.append(run_fill(args.build, b, args.fill, args.fill_clients, args.hold))
+            fill += attempt(f"fill: {b}, {args.fill} connections", run_fill, args.build, b,
+                            args.fill, args.fill_clients, args.hold)
     if "reuse" in runs:
         b = backends[0]
-        print(f"reuse: {b}, {args.reuse_total} connections ...", file=sys.stderr)
-        reuse.append(run_reuse(args.build, b, args.reuse_total, args.reuse_servers,
-                               args.reuse_clients, args.hold))
+        reuse += attempt(f"reuse: {b}, {args.reuse_total} connections", run_reuse, args.build,
+                         b, args.reuse_total, args.reuse_servers, args.reuse_clients, args.hold)
     for b in backends:
         if "emfile" in runs:
-            print(f"emfile: {b} ...", file=sys.stderr)
-            emfile.append(run_emfile(args.build, b))
+            emfile += attempt(f"emfile: {b}", run_emfile, args.build, b)
 
-    ok = True
+    ok = not failed
     if fill:
         print(f"\n## One server (--lean-idle --threads 2), {args.fill_clients} client processes, "
               f"held {args.hold:g} s")
-        print("| backend | connections | held by server | survived | connect all | close all "
+        print("| backend | connections | held by server | survived | connect all | closed after "
               "| server RSS before | held | peak | bytes/conn (peak) | kernel TCP buffers "
-              "| server CPU |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| kernel slab/conn | server CPU |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in fill:
             print(f"| {r['backend']} | {r['connections']} | {r['server_peak_conns']} "
                   f"| {r['survived']} | {r['open_s']:.2f} s | {r['close_s']:.2f} s "
                   f"| {mib(r['base_rss_kib'])} | {mib(r['held_rss_kib'])} "
                   f"| {mib(r['peak_rss_kib'])} | {r['bytes_per_conn']:.0f} | {mib(r['tcp_kib'])} "
-                  f"| {r['server_cpu_s']:.2f} s |")
-            ok &= r["survived"] == r["connections"] and not r["errors"]
+                  f"| {r['slab_per_conn']:.0f} | {r['server_cpu_s']:.2f} s |")
+            ok &= r["survived"] == r["connections"] and not r["errors"] and r["server_rc"] == 0
             for e in r["errors"]:
                 print(f"  {r['backend']}: client error: {e}")
     if reuse:
         print(f"\n## {args.reuse_total} connections, SO_REUSEPORT (--lean-idle --threads 1 each)")
         print("| backend | servers | connections per server | clients | survived per client "
-              "| survived | connect all | close all | total server RSS before | held | peak "
-              "| bytes/conn (peak) | kernel TCP buffers |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| survived | connect all | closed after | total server RSS before | held | peak "
+              "| bytes/conn (peak) | kernel TCP buffers | kernel slab/conn |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in reuse:
             print(f"| {r['backend']} | {r['servers']} | {' '.join(map(str, r['server_conns']))} "
                   f"| {r['clients']} | {' '.join(map(str, r['client_survived']))} "
                   f"| {r['survived']} | {r['open_s']:.2f} s | {r['close_s']:.2f} s "
                   f"| {mib(r['base_rss_kib'])} | {mib(r['held_rss_kib'])} "
-                  f"| {mib(r['peak_rss_kib'])} | {r['bytes_per_conn']:.0f} | {mib(r['tcp_kib'])} |")
-            ok &= r["survived"] == r["connections"] and not r["errors"]
+                  f"| {mib(r['peak_rss_kib'])} | {r['bytes_per_conn']:.0f} | {mib(r['tcp_kib'])} "
+                  f"| {r['slab_per_conn']:.0f} |")
+            ok &= (r["survived"] == r["connections"] and not r["errors"]
+                   and all(rc == 0 for rc in r["server_rcs"]))
             for e in r["errors"]:
                 print(f"  {r['backend']}: client error: {e}")
     if emfile:
@@ -507,6 +546,15 @@ def main():
                   f"| {r['server_rc']} | {'ok' if good else 'FAIL'} |")
         if emfile[0]["message"]:
             print(f"\nThe message: `{emfile[0]['message']}`")
+    if fill or reuse:
+        print("\nconnect all: the slowest client's time to connect and ping all its "
+              "connections. closed after: how long after the last client exited the servers "
+              "still held connections. bytes/conn: (peak server RSS - RSS before) / survived. "
+              "kernel TCP buffers: the most seen in /proc/net/sockstat. kernel slab/conn: "
+              "the rise of Slab in /proc/meminfo / survived, for both ends of each loopback "
+              "connection (machine-wide, approximate).")
+    for f in failed:
+        print(f"\nFAILED {f}")
     return 0 if ok else 1
 
 

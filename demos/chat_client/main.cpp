@@ -41,14 +41,12 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/startup.hpp"
 #include "common/histogram.hpp"
 #include "corio/corio.hpp"
 #include "corio/sync/channel.hpp"
 #include "corio/sync/event.hpp"
 
-#if !defined(_WIN32)
-#include <sys/resource.h>
-#endif
 
 namespace {
 
@@ -113,15 +111,6 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   return std::nullopt;
 }
 
-void raise_descriptor_limit() {
-#if !defined(_WIN32)
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &lim);
-  }
-#endif
-}
 
 // Reads a stream line by line (without the "\n", and without a "\r").
 class line_reader {
@@ -475,12 +464,8 @@ int load(corio::runtime& rt, const options& opt) {
 int main(int argc, char** argv) {
   options opt;
   if (auto code = parse_options(argc, argv, opt)) return *code;
-  raise_descriptor_limit();
-  auto rt = corio::runtime::create(opt.runtime);
-  if (!rt) {
-    fmt::print(stderr, "chat_client: cannot start the runtime (backend {}): {}\n",
-               corio::to_string(opt.runtime.backend), rt.error().message());
-    return 1;
-  }
+  demo::raise_descriptor_limit();
+  auto rt = demo::start_runtime("chat_client", opt.runtime);
+  if (!rt) return 1;
   return opt.load ? load(*rt, opt) : run_interactive(*rt, opt);
 }

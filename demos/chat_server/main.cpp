@@ -16,6 +16,7 @@
 
 #include "chat_server/chat.hpp"
 #include "common/args.hpp"
+#include "common/startup.hpp"
 #include "corio/corio.hpp"
 
 namespace {
@@ -85,26 +86,11 @@ int main(int argc, char** argv) {
   options opt;
   if (auto code = parse_options(argc, argv, opt)) return *code;
 
-  auto rt = corio::runtime::create(opt.runtime);
-  if (!rt) {
-    fmt::print(stderr, "chat_server: cannot start the runtime (backend {}): {}\n",
-               corio::to_string(opt.runtime.backend), rt.error().message());
-    return 1;
-  }
-  auto listener = corio::net::tcp_listener::bind(opt.address);
-  if (!listener) {
-    fmt::print(stderr, "chat_server: cannot listen on {}: {}\n", opt.address.to_string(),
-               listener.error().message());
-    return 1;
-  }
-  auto bound = listener->local_endpoint();
-  fmt::print("chat_server listening on {} (backend {}, {} threads)\n",
-             bound ? bound->to_string() : opt.address.to_string(), corio::to_string(rt->backend()),
-             rt->threads());
-  std::fflush(stdout);
+  auto started = demo::start_server("chat_server", opt.address, opt.runtime);
+  if (!started) return 1;
 
   chat::server server(opt.chat);
-  rt->block_on(run(server, *listener));
+  started->rt.block_on(run(server, started->listener));
   fmt::print(stderr, "chat_server: {} connections served, {} disconnected as too slow\n",
              server.accepted(), server.slow_disconnects());
   return 0;

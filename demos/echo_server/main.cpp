@@ -19,11 +19,9 @@
 #include <system_error>
 
 #include "common/args.hpp"
+#include "common/startup.hpp"
 #include "corio/corio.hpp"
 
-#if !defined(_WIN32)
-#include <sys/resource.h>
-#endif
 
 namespace {
 
@@ -221,43 +219,16 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   return std::nullopt;
 }
 
-// Many connections need many descriptors: lift the soft limit to the hard one.
-void raise_descriptor_limit() {
-#if !defined(_WIN32)
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &lim);
-  }
-#endif
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   options opt;
   if (auto code = parse_options(argc, argv, opt)) return *code;
-  raise_descriptor_limit();
-
-  auto rt = corio::runtime::create(opt.runtime);
-  if (!rt) {
-    fmt::print(stderr, "echo_server: cannot start the runtime (backend {}): {}\n",
-               corio::to_string(opt.runtime.backend), rt.error().message());
-    return 1;
-  }
-  auto listener = corio::net::tcp_listener::bind(opt.address, {.reuse_port = opt.reuse_port});
-  if (!listener) {
-    fmt::print(stderr, "echo_server: cannot listen on {}: {}\n", opt.address.to_string(),
-               listener.error().message());
-    return 1;
-  }
-  auto bound = listener->local_endpoint();
-  fmt::print("echo_server listening on {} (backend {}, {} threads)\n",
-             bound ? bound->to_string() : opt.address.to_string(), corio::to_string(rt->backend()),
-             rt->threads());
-  std::fflush(stdout);
-
-  rt->block_on(run_until_signal(*listener, opt.max_connections, opt.idle_timeout,
-                                opt.lean_idle ? echo_lean : echo, opt.grace));
+  demo::raise_descriptor_limit();
+  auto server = demo::start_server("echo_server", opt.address, opt.runtime,
+                                   {.reuse_port = opt.reuse_port});
+  if (!server) return 1;
+  server->rt.block_on(run_until_signal(server->listener, opt.max_connections, opt.idle_timeout,
+                                       opt.lean_idle ? echo_lean : echo, opt.grace));
   return 0;
 }

@@ -25,6 +25,45 @@ concept byte_range = std::ranges::contiguous_range<R> && std::ranges::sized_rang
                      sizeof(std::ranges::range_value_t<R>) == 1 &&
                      std::is_trivially_copyable_v<std::ranges::range_value_t<R>>;
 
+/// The direction (read or write) of a socket that one operation holds while
+/// it is in flight. Taking it refuses a second concurrent operation in the
+/// same direction before it reaches the kernel (lesson 1).
+template <bool Write>
+class half_claim {
+ public:
+  explicit half_claim(socket_core* s) noexcept : sock_(s) {}
+  /// True when the operation may start; false when it is refused.
+  bool take() noexcept {
+    if (!sock_) {
+      state_ = state::not_open;
+    } else if (flag().exchange(true, std::memory_order_acquire)) {
+      state_ = state::busy;
+    } else {
+      state_ = state::held;
+    }
+    return state_ == state::held;
+  }
+  /// After the operation: releases the direction, or says why it never
+  /// started.
+  std::error_code finish() noexcept {
+    switch (state_) {
+      case state::held:
+        flag().store(false, std::memory_order_release);
+        return {};
+      case state::not_open: return make_error_code(errc::not_open);
+      case state::busy: return make_error_code(errc::concurrent_operation);
+    }
+    return {};
+  }
+  socket_core& socket() const noexcept { return *sock_; }
+
+ private:
+  enum class state : std::uint8_t { held, not_open, busy };
+  std::atomic<bool>& flag() noexcept { return Write ? sock_->writing : sock_->reading; }
+  socket_core* sock_;
+  state state_ = state::held;
+};
+
 /// A read or a write on one stream half. The busy flag of that half is taken
 /// before the operation starts and released after it completes, so a second
 /// concurrent operation on the same half fails with
@@ -34,71 +73,45 @@ class transfer_awaiter : public op_awaiter_base<transfer_awaiter<Write>> {
  public:
   using buffer_ptr = std::conditional_t<Write, const void*, void*>;
   transfer_awaiter(socket_core* s, buffer_ptr data, std::size_t size) noexcept
-      : sock_(s), data_(data), size_(size) {}
+      : claim_(s), data_(data), size_(size) {}
 
   operation& op() noexcept { return op_; }
   bool start() noexcept {
-    if (!sock_) {
-      state_ = refused::not_open;
-      return false;
-    }
-    if (flag().exchange(true, std::memory_order_acquire)) {
-      state_ = refused::busy;
-      return false;
-    }
+    if (!claim_.take()) return false;
     if constexpr (Write) {
-      return start_send(op_, *sock_, data_, size_);
+      return start_send(op_, claim_.socket(), data_, size_);
     } else {
-      return start_recv(op_, *sock_, data_, size_);
+      return start_recv(op_, claim_.socket(), data_, size_);
     }
   }
   result<std::size_t> await_resume() noexcept {
-    if (state_ == refused::not_open) return fail(errc::not_open);
-    if (state_ == refused::busy) return fail(errc::concurrent_operation);
-    flag().store(false, std::memory_order_release);
+    if (auto refused = claim_.finish()) return fail(refused);
     if (op_.res < 0) return fail(error_from_result(op_.res));
     return static_cast<std::size_t>(op_.res);
   }
 
  private:
-  enum class refused : std::uint8_t { no, not_open, busy };
-  std::atomic<bool>& flag() noexcept { return Write ? sock_->writing : sock_->reading; }
-
   operation op_;
-  socket_core* sock_;
+  half_claim<Write> claim_;
   buffer_ptr data_;
   std::size_t size_;
-  refused state_ = refused::no;
 };
 
-/// wait_readable: the reading direction's busy flag is held, like a read.
+/// wait_readable: holds the reading direction, like a read.
 class readable_awaiter : public op_awaiter_base<readable_awaiter> {
  public:
-  explicit readable_awaiter(socket_core* s) noexcept : sock_(s) {}
+  explicit readable_awaiter(socket_core* s) noexcept : claim_(s) {}
   operation& op() noexcept { return op_; }
-  bool start() noexcept {
-    if (!sock_) {
-      state_ = 1;
-      return false;
-    }
-    if (sock_->reading.exchange(true, std::memory_order_acquire)) {
-      state_ = 2;
-      return false;
-    }
-    return start_wait_readable(op_, *sock_);
-  }
+  bool start() noexcept { return claim_.take() && start_wait_readable(op_, claim_.socket()); }
   result<void> await_resume() noexcept {
-    if (state_ == 1) return fail(errc::not_open);
-    if (state_ == 2) return fail(errc::concurrent_operation);
-    sock_->reading.store(false, std::memory_order_release);
+    if (auto refused = claim_.finish()) return fail(refused);
     if (op_.res < 0) return fail(error_from_result(op_.res));
     return {};
   }
 
  private:
   operation op_;
-  socket_core* sock_;
-  std::uint8_t state_ = 0;  // 1: not open, 2: another read in flight
+  half_claim<false> claim_;
 };
 
 /// write_all / read_exact: repeats the transfer until the whole buffer is
@@ -110,18 +123,11 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
  public:
   using buffer_ptr = std::conditional_t<Write, const std::byte*, std::byte*>;
   transfer_all_awaiter(socket_core* s, buffer_ptr data, std::size_t size) noexcept
-      : sock_(s), data_(data), size_(size) {}
+      : claim_(s), data_(data), size_(size) {}
 
   operation& op() noexcept { return op_; }
   bool start() noexcept {
-    if (!sock_) {
-      state_ = refused::not_open;
-      return false;
-    }
-    if (flag().exchange(true, std::memory_order_acquire)) {
-      state_ = refused::busy;
-      return false;
-    }
+    if (!claim_.take()) return false;
     final_ = op_.complete;
     final_context_ = op_.context;
     op_.complete = step_done;
@@ -129,9 +135,7 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
     return issue();
   }
   result<void> await_resume() noexcept {
-    if (state_ == refused::not_open) return fail(errc::not_open);
-    if (state_ == refused::busy) return fail(errc::concurrent_operation);
-    flag().store(false, std::memory_order_release);
+    if (auto refused = claim_.finish()) return fail(refused);
     if (op_.res < 0) return fail(error_from_result(op_.res));
     if (done_ < size_) return fail(errc::unexpected_eof);
     return {};
@@ -140,8 +144,6 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
   std::size_t transferred() const noexcept { return done_; }
 
  private:
-  enum class refused : std::uint8_t { no, not_open, busy };
-  std::atomic<bool>& flag() noexcept { return Write ? sock_->writing : sock_->reading; }
 
   // Starts steps until one is in flight (true) or the transfer is over
   // (false: complete, failed, or EOF).
@@ -157,9 +159,9 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
       }
       bool pending;
       if constexpr (Write) {
-        pending = start_send(op_, *sock_, data_ + done_, size_ - done_);
+        pending = start_send(op_, claim_.socket(), data_ + done_, size_ - done_);
       } else {
-        pending = start_recv(op_, *sock_, data_ + done_, size_ - done_);
+        pending = start_recv(op_, claim_.socket(), data_ + done_, size_ - done_);
       }
       if (pending) return true;
       if (!account()) return false;
@@ -182,13 +184,12 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
   }
 
   operation op_;
-  socket_core* sock_;
+  half_claim<Write> claim_;
   buffer_ptr data_;
   std::size_t size_;
   std::size_t done_ = 0;
   void (*final_)(operation*) noexcept = nullptr;
   void* final_context_ = nullptr;
-  refused state_ = refused::no;
 };
 
 }  // namespace corio::detail

@@ -114,6 +114,7 @@ void uring_backend::poll(bool block) noexcept {
   // Finished-without-CQE work (a cancelled timer) must not wait for one.
   if (!finished_.empty()) block = false;
   const std::int64_t timer_ns = block ? timers_.time_to_next(timer_heap::now()) : -1;
+  if (timer_ns == 0) block = false;  // a timer is due: no wait at all
   int r;
   if (!block) {
     r = io_uring_submit_and_get_events(&ring_);
