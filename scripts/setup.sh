@@ -7,8 +7,8 @@ profile=${1:-test}
 packages=(g++ cmake ninja-build pkg-config liburing-dev libfmt-dev)
 case "$profile" in
   demo) ;;
-  test) packages+=(googletest libgtest-dev g++-mingw-w64-x86-64-posix wine wine64) ;;
-  bench) packages+=(libasio-dev libbenchmark-dev wrk hyperfine linux-perf) ;;
+  test) packages+=(googletest libgtest-dev g++-mingw-w64-x86-64-posix wine wine64 python3) ;;
+  bench) packages+=(libasio-dev libbenchmark-dev python3 linux-perf) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 
