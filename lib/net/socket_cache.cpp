@@ -133,6 +133,12 @@ bool take_batch() noexcept {
 
 }  // namespace
 
+socket_ptr adopt(native_socket h) {
+  auto* s = new_core();
+  s->handle = h;
+  return socket_ptr(s);
+}
+
 socket_core* new_core() {
 #if CORIO_CORE_CACHE
   if (!cache.closed && (cache.head || take_batch())) {

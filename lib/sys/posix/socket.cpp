@@ -25,50 +25,6 @@ result<native_socket> open_tcp(net::endpoint::family af) noexcept {
 
 void close_handle(native_socket h) noexcept { ::close(static_cast<int>(h)); }
 
-socket_ptr adopt(native_socket h) {
-  auto* s = new_core();
-  s->handle = h;
-  return socket_ptr(s);
-}
-
-void to_sockaddr(const net::endpoint& ep, address_storage& out) noexcept {
-  std::memset(out.bytes, 0, sizeof out.bytes);
-  if (ep.is_v4()) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(ep.port());
-    std::memcpy(&sa.sin_addr, ep.bytes().data(), 4);
-    std::memcpy(out.bytes, &sa, sizeof sa);
-    out.size = sizeof sa;
-  } else {
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(ep.port());
-    sa.sin6_scope_id = ep.scope_id();
-    std::memcpy(&sa.sin6_addr, ep.bytes().data(), 16);
-    std::memcpy(out.bytes, &sa, sizeof sa);
-    out.size = sizeof sa;
-  }
-}
-
-result<net::endpoint> from_sockaddr(const void* addr, std::uint32_t size) noexcept {
-  sockaddr_storage ss{};
-  std::memcpy(&ss, addr, std::min<std::size_t>(size, sizeof ss));
-  if (ss.ss_family == AF_INET && size >= sizeof(sockaddr_in)) {
-    const auto& sa = reinterpret_cast<const sockaddr_in&>(ss);
-    std::array<std::uint8_t, 4> a;
-    std::memcpy(a.data(), &sa.sin_addr, 4);
-    return net::endpoint::v4(a, ntohs(sa.sin_port));
-  }
-  if (ss.ss_family == AF_INET6 && size >= sizeof(sockaddr_in6)) {
-    const auto& sa = reinterpret_cast<const sockaddr_in6&>(ss);
-    std::array<std::uint8_t, 16> a;
-    std::memcpy(a.data(), &sa.sin6_addr, 16);
-    return net::endpoint::v6(a, ntohs(sa.sin6_port), sa.sin6_scope_id);
-  }
-  return fail(std::errc::address_family_not_supported);
-}
-
 result<void> bind_listen(native_socket h, const net::endpoint& at,
                          const net::listen_options& options) noexcept {
   int fd = static_cast<int>(h);
