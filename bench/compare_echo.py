@@ -112,6 +112,9 @@ def main():
     ap.add_argument("--cores", default="0,1", help="server core,client core")
     ap.add_argument("--configs", default="64x64,1000x64,64x4096",
                     help="comma-separated CONNECTIONSxSIZE cases")
+    ap.add_argument("--servers", default="",
+                    help="comma-separated subset of: raw-uring,raw-epoll,asio,corio-uring,corio-epoll "
+                         "(default: all; raw-uring is always run, as the baseline)")
     args = ap.parse_args()
     b = args.build
     cores = args.cores.split(",")
@@ -123,6 +126,12 @@ def main():
         "corio-uring": [f"{b}/demos/echo_server", "--port", "0", "--threads", "1", "--backend", "uring"],
         "corio-epoll": [f"{b}/demos/echo_server", "--port", "0", "--threads", "1", "--backend", "epoll"],
     }
+    if args.servers:
+        wanted = set(args.servers.split(",")) | {"raw-uring"}
+        unknown = wanted - servers.keys()
+        if unknown:
+            sys.exit(f"--servers: unknown {', '.join(sorted(unknown))}; known: {', '.join(servers)}")
+        servers = {k: v for k, v in servers.items() if k in wanted}
     for name, cmd in servers.items():
         if not os.access(cmd[0], os.X_OK):
             sys.exit(f"missing {cmd[0]}: build with -DCORIO_BUILD_BENCH=ON first")
@@ -151,8 +160,9 @@ def main():
         print("|---|---|---|")
         idle_servers = dict(servers)
         # corio's lean mode: idle connections wait with wait_readable, no buffer.
-        idle_servers["corio-uring --lean-idle"] = servers["corio-uring"] + ["--lean-idle"]
-        idle_servers["corio-epoll --lean-idle"] = servers["corio-epoll"] + ["--lean-idle"]
+        for name in ("corio-uring", "corio-epoll"):
+            if name in servers:
+                idle_servers[name + " --lean-idle"] = servers[name] + ["--lean-idle"]
         for name, cmd in idle_servers.items():
             per, survived = idle_rss(cmd, client, args.idle, cores)
             print(f"| {name} | {per:.0f} | {survived} |")

@@ -55,40 +55,54 @@ struct completion_hook {
   }
 };
 
-// with_stop's awaiter. Itself an operation awaiter, so it nests.
+// An operation's entry in its worker's list of operations waiting on one
+// stop token (lib/core/stop_registry.hpp).
+struct stop_link {
+  void* watch = nullptr;
+  std::uint32_t slot = 0;
+};
+
+// On the calling worker: has `op` cancelled there once `token` is stopped,
+// until unwatch_stop(link), which runs on that same worker. False where
+// completions may run on another worker (IOCP) or nothing could be
+// recorded: the caller then registers a std::stop_callback of its own.
+bool watch_stop(const std::stop_token& token, operation& op, stop_link& link) noexcept;
+void unwatch_stop(stop_link& link) noexcept;
+
+// with_stop's awaiter. Itself an operation awaiter, so it nests. It refers
+// to the caller's token when given an lvalue (no reference count traffic on
+// the token's shared state per operation) and keeps its own copy of an
+// rvalue.
 template <op_awaiter A>
 class stoppable : public op_awaiter_base<stoppable<A>> {
  public:
-  stoppable(A inner, std::stop_token token) noexcept
-      : inner_(std::move(inner)), token_(std::move(token)) {}
-  stoppable(stoppable&& o) noexcept : inner_(std::move(o.inner_)), token_(std::move(o.token_)) {}
+  stoppable(A inner, const std::stop_token& token) noexcept
+      : inner_(std::move(inner)), token_(&token) {}
+  stoppable(A inner, std::stop_token&& token) noexcept
+      : inner_(std::move(inner)), owned_(std::move(token)), token_(&owned_) {}
+  stoppable(stoppable&& o) noexcept
+      : inner_(std::move(o.inner_)),
+        owned_(std::move(o.owned_)),
+        token_(o.token_ == &o.owned_ ? &owned_ : o.token_) {}
 
   operation& op() noexcept { return inner_.op(); }
   bool start() noexcept {
-    if (token_.stop_requested()) {
+    const std::stop_token& token = *token_;
+    if (token.stop_requested()) {
       // Not lost, and never sent to the kernel.
       canceled_early_ = true;
       return false;
     }
-    if (!token_.stop_possible()) return inner_.start();
+    if (!token.stop_possible()) return inner_.start();
     operation& o = inner_.op();
-    hook_.take(o, on_complete, this);
-    owner_ = current_backend();
-    refs_.store(2, std::memory_order_relaxed);  // this call, and the completion
-    if (!inner_.start()) {
-      hook_.restore(o);
-      return false;
-    }
-    // TRICKY: registered after the start, so a stop that fires inline here
-    // (on this worker) finds the operation already queued. On IOCP the
-    // completion may already have run on another worker; refs_ keeps it
-    // from finishing us until this function is done with *this.
-    callback_.emplace(token_, canceller{this});
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      hook_.restore(o);
-      return false;  // completed meanwhile: go on without suspending
-    }
-    return true;
+    if (!watch_stop(token, o, link_)) return start_with_callback(token, o);
+    // Registered first: a stop that fires meanwhile is swept on this
+    // worker's next turn, after this operation is in flight.
+    hook_.take(o, on_complete_local, this);
+    if (inner_.start()) return true;
+    unwatch_stop(link_);
+    hook_.restore(o);
+    return false;
   }
   op_result_t<A> await_resume() {
     callback_.reset();  // waits for a callback running on another thread
@@ -97,12 +111,39 @@ class stoppable : public op_awaiter_base<stoppable<A>> {
   }
 
  private:
+  // A std::stop_callback for this operation alone (IOCP, where completions
+  // run on any worker). refs_ counts this call and the completion.
+  bool start_with_callback(const std::stop_token& token, operation& o) noexcept {
+    hook_.take(o, on_complete, this);
+    owner_ = current_backend();
+    refs_.store(2, std::memory_order_relaxed);
+    if (!inner_.start()) {
+      hook_.restore(o);
+      return false;
+    }
+    // TRICKY: registered after the start, so a stop that fires inline here
+    // (on this worker) finds the operation already queued. On IOCP the
+    // completion may already have run on another worker; refs_ keeps it
+    // from finishing us until this function is done with *this.
+    callback_.emplace(token, canceller{this});
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      hook_.restore(o);
+      return false;  // completed meanwhile: go on without suspending
+    }
+    return true;
+  }
+
   struct canceller {
     stoppable* self;
     void operator()() const noexcept {
       request_cancel(self->owner_, self->inner_.op(), self->refs_, finish);
     }
   };
+  static void on_complete_local(operation* o) noexcept {
+    auto* self = static_cast<stoppable*>(o->context);
+    unwatch_stop(self->link_);
+    self->hook_.finish(*o);
+  }
   static void on_complete(operation* o) noexcept {
     auto* self = static_cast<stoppable*>(o->context);
     if (self->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) self->hook_.finish(*o);
@@ -112,8 +153,10 @@ class stoppable : public op_awaiter_base<stoppable<A>> {
   }
 
   A inner_;
-  std::stop_token token_;
+  std::stop_token owned_;
+  const std::stop_token* token_;
   completion_hook hook_;
+  stop_link link_;
   void* owner_ = nullptr;
   std::atomic<int> refs_{0};
   bool canceled_early_ = false;
@@ -210,7 +253,16 @@ class timed : public op_awaiter_base<timed<A>> {
 /// and its buffers, with operation_canceled, or with the real result if the
 /// operation finished first. The stream stays usable after a cancelled read.
 template <detail::op_awaiter A>
-[[nodiscard]] detail::stoppable<std::remove_cvref_t<A>> with_stop(A&& op, std::stop_token token) {
+[[nodiscard]] detail::stoppable<std::remove_cvref_t<A>> with_stop(A&& op,
+                                                                const std::stop_token& token) {
+  return {std::forward<A>(op), token};
+}
+
+/// with_stop with a token the awaiter keeps a copy of (a temporary, such as
+/// `scope.token()`). The overload above refers to a named token instead, which
+/// must then outlive the awaiter, like the buffer of a read.
+template <detail::op_awaiter A>
+[[nodiscard]] detail::stoppable<std::remove_cvref_t<A>> with_stop(A&& op, std::stop_token&& token) {
   return {std::forward<A>(op), std::move(token)};
 }
 

@@ -2,6 +2,7 @@
 // the operation.
 #include "corio/cancel.hpp"
 
+#include "core/stop_registry.hpp"
 #include "core/worker.hpp"
 #include "corio/detail/detached.hpp"
 
@@ -51,5 +52,13 @@ void request_cancel(void* owner, operation& op, std::atomic<int>& refs,
   if (refs.fetch_add(1, std::memory_order_acq_rel) == 0) return;  // already resuming
   b->post(cancel_on_owner(*b, op, refs, finish).handle);
 }
+
+bool watch_stop(const std::stop_token& token, operation& op, stop_link& link) noexcept {
+  auto* w = worker::current();
+  if (!w || w->io().cancel_from_any_thread()) return false;
+  return w->stops().add(token, op, link);
+}
+
+void unwatch_stop(stop_link& link) noexcept { stop_registry::remove(link); }
 
 }  // namespace corio::detail

@@ -33,6 +33,7 @@ void worker::run_loop() noexcept {
     running_.swap(ready_);
     for (auto h : running_) h.resume();
     running_.clear();
+    stops_.sweep_if_stopped();
     io_->poll(ready_.empty());
   }
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "core/stop_registry.hpp"
 
 namespace corio::detail {
 
@@ -17,7 +18,7 @@ class runtime_impl;
 class worker {
  public:
   worker(runtime_impl& rt, unsigned index, std::unique_ptr<backend> io) noexcept
-      : rt_(rt), index_(index), io_(std::move(io)) {}
+      : rt_(rt), index_(index), io_(std::move(io)), stops_(*io_) {}
 
   // The worker the calling thread runs, or nullptr off the runtime.
   static worker* current() noexcept;
@@ -35,6 +36,7 @@ class worker {
   void schedule(std::coroutine_handle<> h) noexcept;
 
   backend& io() noexcept { return *io_; }
+  stop_registry& stops() noexcept { return stops_; }
   runtime_impl& rt() noexcept { return rt_; }
   unsigned index() const noexcept { return index_; }
   std::thread& thread() noexcept { return thread_; }
@@ -45,6 +47,8 @@ class worker {
   runtime_impl& rt_;
   unsigned index_;
   std::unique_ptr<backend> io_;
+  // After io_: its stop callbacks wake io_, so it goes first.
+  stop_registry stops_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   // Coroutines ready to run on this worker, in order; swapped with

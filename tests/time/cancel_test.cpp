@@ -211,5 +211,85 @@ TEST_F(cancel_test, TenThousandTimersArmedAndCancelledAcrossWorkers) {
   EXPECT_EQ(canceled.load(), 10'000);
 }
 
+
+// Each worker keeps one list of operations per stop token it has seen and
+// forgets the tokens nobody waits on: a stop still reaches every operation
+// after many short-lived tokens, on every worker, including tokens whose
+// list was forgotten while their source lived on.
+TEST_F(cancel_test, ManyShortLivedTokensEachStillCancelEveryOperation) {
+  std::atomic<int> canceled{0};
+  run(
+      [](runtime& rt, std::atomic<int>& canceled) -> task<void> {
+        constexpr int rounds = 40, per_round = 4;  // spread over both workers
+        std::vector<std::stop_source> kept;
+        for (int round = 0; round < rounds; ++round) {
+          std::stop_source stop;
+          kept.push_back(stop);
+          // A short operation on the token first, so its list exists, is
+          // emptied, and is later forgotten while `kept` holds the source.
+          CO_ASSERT(co_await with_stop(sleep_for(std::chrono::microseconds(1)), stop.get_token()));
+          scope s;
+          for (int i = 0; i < per_round; ++i) {
+            s.spawn([](std::stop_token tok, std::atomic<int>& canceled) -> task<void> {
+              auto r = co_await with_stop(sleep_for(std::chrono::hours(1)), tok);
+              if (!r && r.error() == std::errc::operation_canceled) canceled.fetch_add(1);
+            }(stop.get_token(), canceled));
+          }
+          co_await until_in_flight(rt, per_round);
+          stop.request_stop();
+          co_await s.join();
+        }
+        // Old, unstopped tokens whose lists were forgotten: new operations
+        // on them register afresh and are cancelled like any other.
+        std::vector<std::stop_source> old;
+        for (int i = 0; i < 8; ++i) old.emplace_back();
+        for (auto& o : old) {
+          CO_ASSERT(co_await with_stop(sleep_for(std::chrono::microseconds(1)), o.get_token()));
+        }
+        for (int i = 0; i < 12; ++i) {  // more tokens than a worker keeps
+          std::stop_source fresh;
+          CO_ASSERT(co_await with_stop(sleep_for(std::chrono::microseconds(1)), fresh.get_token()));
+        }
+        scope s;
+        for (auto& o : old) {
+          s.spawn([](std::stop_token tok, std::atomic<int>& canceled) -> task<void> {
+            auto r = co_await with_stop(sleep_for(std::chrono::hours(1)), tok);
+            if (!r && r.error() == std::errc::operation_canceled) canceled.fetch_add(1);
+          }(o.get_token(), canceled));
+        }
+        co_await until_in_flight(rt, static_cast<std::int64_t>(old.size()));
+        for (auto& o : old) o.request_stop();
+        co_await s.join();
+        for (auto& k : kept) k.request_stop();  // lists long gone: nothing to do
+      }(rt, canceled),
+      std::chrono::seconds(50));
+  EXPECT_EQ(canceled.load(), 40 * 4 + 8);
+}
+
+// A stop that lands while operations are starting (another thread, no
+// waiting for them to be in flight) is never lost: every operation ends.
+TEST_F(cancel_test, StopRacingTheStartIsNeverLost) {
+  std::atomic<int> ended{0};
+  constexpr int rounds = 300;
+  run(
+      [](std::atomic<int>& ended) -> task<void> {
+        for (int round = 0; round < rounds; ++round) {
+          std::stop_source stop;
+          scope s;
+          for (int i = 0; i < 4; ++i) {
+            s.spawn([](std::stop_token tok, std::atomic<int>& ended) -> task<void> {
+              (void)co_await with_stop(sleep_for(std::chrono::hours(1)), tok);
+              ended.fetch_add(1);
+            }(stop.get_token(), ended));
+          }
+          std::thread stopper([stop]() mutable { stop.request_stop(); });
+          co_await s.join();  // hangs (watchdog) if a stop was lost
+          stopper.join();
+        }
+      }(ended),
+      std::chrono::seconds(50));
+  EXPECT_EQ(ended.load(), rounds * 4);
+}
+
 }  // namespace
 }  // namespace corio::test
