@@ -177,6 +177,8 @@ class timed : public op_awaiter_base<timed<A>> {
 
   operation& op() noexcept { return inner_.op(); }
   bool start() noexcept {
+    // with_deadline(op, time_point::max()): nothing to race.
+    if (timer_state_.deadline_ns == no_deadline) return inner_.start();
     operation& o = inner_.op();
     hook_.take(o, on_op, this);
     timer_.complete = on_timer;
@@ -233,6 +235,10 @@ class timed : public op_awaiter_base<timed<A>> {
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) hook_.finish(inner_.op());
   }
 
+  static constexpr std::int64_t no_deadline =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock::time_point::max().time_since_epoch())
+          .count();
+
   A inner_;
   operation timer_;
   timer_state timer_state_;
@@ -252,35 +258,49 @@ class timed : public op_awaiter_base<timed<A>> {
 /// resumes (on a worker) only after the kernel has released the operation
 /// and its buffers, with operation_canceled, or with the real result if the
 /// operation finished first. The stream stays usable after a cancelled read.
+///
+/// `op` is taken by value, so `co_await with_stop(conn.read(buf), token)`
+/// keeps one awaiter in the coroutine frame, not a temporary beside it.
 template <detail::op_awaiter A>
-[[nodiscard]] detail::stoppable<std::remove_cvref_t<A>> with_stop(A&& op,
-                                                                const std::stop_token& token) {
-  return {std::forward<A>(op), token};
+[[nodiscard]] detail::stoppable<A> with_stop(A op, const std::stop_token& token) {
+  return {std::move(op), token};
 }
 
 /// with_stop with a token the awaiter keeps a copy of (a temporary, such as
 /// `scope.token()`). The overload above refers to a named token instead, which
 /// must then outlive the awaiter, like the buffer of a read.
 template <detail::op_awaiter A>
-[[nodiscard]] detail::stoppable<std::remove_cvref_t<A>> with_stop(A&& op, std::stop_token&& token) {
-  return {std::forward<A>(op), std::move(token)};
+[[nodiscard]] detail::stoppable<A> with_stop(A op, std::stop_token&& token) {
+  return {std::move(op), std::move(token)};
 }
+
+namespace detail {
+// now + d, saturating at time_point::max() (which means: no deadline).
+template <class Rep, class Period>
+clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  const auto now = clock::now();
+  const auto room = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
+      clock::time_point::max() - now);
+  if (d >= room) return clock::time_point::max();
+  return now + std::chrono::duration_cast<clock::duration>(d);
+}
+}  // namespace detail
 
 /// Runs `op` with a deadline: whichever of the operation and the timer
 /// finishes first wins, the other is cancelled and reaped before the
 /// awaiter resumes. Returns the operation's result, or errc::timed_out
-/// (which compares equal to std::errc::timed_out).
+/// (which compares equal to std::errc::timed_out). A duration too long for
+/// the clock (such as duration::max()) means no deadline: no timer is armed.
 template <detail::op_awaiter A, class Rep, class Period>
-[[nodiscard]] detail::timed<std::remove_cvref_t<A>> with_timeout(
-    A&& op, std::chrono::duration<Rep, Period> d) {
-  return {std::forward<A>(op), clock::now() + std::chrono::duration_cast<clock::duration>(d)};
+[[nodiscard]] detail::timed<A> with_timeout(A op, std::chrono::duration<Rep, Period> d) {
+  return {std::move(op), detail::deadline_after(d)};
 }
 
-/// with_timeout with an absolute deadline on the steady clock.
+/// with_timeout with an absolute deadline on the steady clock;
+/// clock::time_point::max() arms no timer.
 template <detail::op_awaiter A>
-[[nodiscard]] detail::timed<std::remove_cvref_t<A>> with_deadline(A&& op,
-                                                                clock::time_point deadline) {
-  return {std::forward<A>(op), deadline};
+[[nodiscard]] detail::timed<A> with_deadline(A op, clock::time_point deadline) {
+  return {std::move(op), deadline};
 }
 
 }  // namespace corio

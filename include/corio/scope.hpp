@@ -91,7 +91,7 @@ class scope {
   };
 
   struct child {
-    struct promise_type {
+    struct promise_type : detail::cached_frame {
       scope* s;
       promise_type(scope& sc, task<void>&) noexcept : s(&sc) {}
       child get_return_object() noexcept {

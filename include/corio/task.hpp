@@ -6,6 +6,8 @@
 #include <utility>
 #include <variant>
 
+#include "corio/detail/frame_cache.hpp"
+
 namespace corio {
 
 template <class T = void>
@@ -24,7 +26,7 @@ struct final_awaiter {
   void await_resume() const noexcept {}
 };
 
-struct promise_base {
+struct promise_base : cached_frame {
   // Who to resume when this task finishes; a no-op handle until awaited.
   std::coroutine_handle<> continuation = std::noop_coroutine();
 

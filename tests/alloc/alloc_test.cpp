@@ -293,6 +293,36 @@ TEST_F(alloc_test, SteadyStateTimersAllocateNothing) {
   }(window));
 }
 
+task<int> add_one(int v) { co_return v + 1; }
+
+// Coroutine frames come from the worker's cache of freed frames: once warm,
+// calling a coroutine per message, or spawning a child into a scope and
+// joining it, allocates nothing. (The scope itself is made once: its stop
+// source allocates its shared state.)
+TEST_F(alloc_test, SteadyStateCoroutineCallsAndSpawnsAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto body = [](int n, int& sum, scope& s) -> task<void> {
+      for (int i = 0; i < n; ++i) sum = co_await add_one(sum);
+      for (int i = 0; i < n / 10; ++i) {
+        s.spawn_local([](int& total) -> task<void> {
+          total = co_await add_one(total);
+        }(sum));
+        co_await s.join();
+      }
+    };
+    int sum = 0;
+    scope children;
+    co_await body(100, sum, children);
+    auto counted = body(1000, sum, children);  // its own frame is allocated here
+    window.start();
+    co_await std::move(counted);
+    window.stop();
+    EXPECT_EQ(sum, 110 + 1100);
+    EXPECT_EQ(window.count(), 0) << "1,000 coroutine calls and 100 spawns: " << window.describe();
+  }(window));
+}
+
 constexpr int connections = 100;
 
 // Resumes the awaiting coroutine on the worker whose backend is `to`.

@@ -27,6 +27,34 @@ TEST_F(timeout_test, ReadWithNoDataTimesOutAndTheStreamStaysUsable) {
   }());
 }
 
+// A timeout too long for the clock, or time_point::max() as a deadline,
+// means no deadline: no timer is armed beside the operation, and the
+// operation completes as usual.
+TEST_F(timeout_test, EndlessDeadlineArmsNoTimer) {
+  run([](runtime& rt) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    std::array<char, 4> buf;
+    result<std::size_t> got = 0;
+    scope s;
+    s.spawn_local([](net::tcp_stream& server, std::span<char> b,
+                     result<std::size_t>& got) -> task<void> {
+      got = co_await with_timeout(server.read(b), std::chrono::hours::max());
+    }(server, buf, got));
+    s.spawn_local([](net::tcp_stream& server, std::span<char> b) -> task<void> {
+      (void)co_await with_deadline(server.wait_readable(), clock::time_point::max());
+      (void)b;
+    }(client, buf));
+    while (rt.operations_in_flight() < 2) co_await yield();
+    for (int i = 0; i < 10; ++i) co_await yield();
+    EXPECT_EQ(rt.operations_in_flight(), 2) << "a timer was armed";
+    (void)co_await client.write(std::string_view("ping"));
+    (void)co_await server.write(std::string_view("pong"));
+    co_await s.join();
+    CO_ASSERT(got);
+    EXPECT_EQ(std::string_view(buf.data(), *got), "ping");
+  }(rt));
+}
+
 TEST_F(timeout_test, OperationThatFinishesFirstWinsAndTheTimerIsReaped) {
   run([](runtime& rt) -> task<void> {
     auto [client, server] = co_await connected_pair();

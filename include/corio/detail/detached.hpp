@@ -5,10 +5,12 @@
 #include <coroutine>
 #include <exception>
 
+#include "corio/detail/frame_cache.hpp"
+
 namespace corio::detail {
 
 struct detached {
-  struct promise_type {
+  struct promise_type : cached_frame {
     detached get_return_object() noexcept {
       return {std::coroutine_handle<promise_type>::from_promise(*this)};
     }

@@ -124,6 +124,11 @@ void epoll_backend::complete(operation& op, std::int64_t res) noexcept {
   in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   op.res = res;
   op.aux = kind_done;
+  // Each resumption from the loop gets the whole budget: it bounds how long
+  // one coroutine may go on inline, not how many events one poll serves
+  // inline (a shared budget would defer, with their buffers held, all but
+  // the first 64 of a burst of connections).
+  inline_left_ = inline_budget;
   op.complete(&op);
 }
 
@@ -244,7 +249,7 @@ void forget_epoll_socket(socket_core& s) noexcept {
 // ---- The loop -----------------------------------------------------------------
 
 void epoll_backend::poll(bool block) noexcept {
-  inline_left_ = inline_budget;
+  inline_left_ = inline_budget;  // for the coroutines the worker runs next
   reclaim_registrations();
   wait_for_events(block && completed_.empty());
   expire_timers();

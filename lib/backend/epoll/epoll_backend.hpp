@@ -90,9 +90,9 @@ class epoll_backend final : public backend {
   // of a socket that is about to be closed.
   void retire(epoll_registration& reg) noexcept;
 
-  // Consecutive operations one worker may finish inline between two polls;
-  // past that, a finished operation completes through the next poll so a
-  // busy connection cannot starve the others.
+  // Consecutive operations a coroutine may finish inline once the loop has
+  // resumed it; past that, a finished operation completes through the next
+  // poll so a busy connection cannot starve the others.
   static constexpr int inline_budget = 64;
 
  private:
