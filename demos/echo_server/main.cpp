@@ -8,8 +8,6 @@
 #include <fmt/core.h>
 
 #include <array>
-#include <memory>
-#include <vector>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -102,24 +100,28 @@ class lent_buffer {
   ~lent_buffer() {
     // Back to the list of the worker we are on now (on IOCP possibly not
     // the one we took it from); bounded, so a burst does not stay resident.
-    if (free_list().size() < 16) free_list().push_back(std::move(b_));
+    if (kept.size < kept.blocks.size()) {
+      kept.blocks[kept.size++] = b_;
+    } else {
+      delete b_;
+    }
   }
   std::span<std::byte> bytes() noexcept { return *b_; }
 
  private:
-  static std::vector<std::unique_ptr<block>>& free_list() {
-    static thread_local std::vector<std::unique_ptr<block>> list;
-    return list;
-  }
-  static std::unique_ptr<block> take() {
-    auto& list = free_list();
-    if (list.empty()) return std::make_unique<block>();
-    auto b = std::move(list.back());
-    list.pop_back();
-    return b;
-  }
-  std::unique_ptr<block> b_;
+  // Plain pointers, so no destructor runs at thread exit (MinGW runs those
+  // under the loader lock, where they can deadlock): the few blocks a
+  // worker keeps go back with the process.
+  struct free_list {
+    std::array<block*, 16> blocks{};
+    std::size_t size = 0;
+  };
+  static constinit thread_local free_list kept;
+
+  static block* take() { return kept.size ? kept.blocks[--kept.size] : new block; }
+  block* b_;
 };
+constinit thread_local lent_buffer::free_list lent_buffer::kept;
 
 // Echoes what has arrived. A coroutine of its own, so that its awaiters
 // and its buffer exist only while data moves (its frame comes from the

@@ -3,20 +3,11 @@
 
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CORIO_FRAME_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CORIO_FRAME_CACHE 0
-#endif
-#endif
-#ifndef CORIO_FRAME_CACHE
-#define CORIO_FRAME_CACHE 1  // off under sanitizers: they must see every free
-#endif
+#include "core/sanitized.hpp"
 
 namespace corio::detail {
 
-#if CORIO_FRAME_CACHE
+#if !CORIO_SANITIZED
 namespace {
 
 // Sizes are rounded up to a granule; each granule class keeps a few freed
@@ -37,29 +28,17 @@ std::size_t class_size(std::size_t c) noexcept { return (c + 1) * granule; }
 struct cache {
   free_frame_node* head[classes] = {};
   unsigned count[classes] = {};
-  ~cache();
 };
-
-// Trivially destructible, so it is still readable while the thread's
-// other thread_locals are destroyed: frames freed after the cache went go
-// straight back to operator delete.
-thread_local bool cache_gone = false;
-thread_local cache frames;
-
-cache::~cache() {
-  cache_gone = true;
-  for (std::size_t c = 0; c < classes; ++c) {
-    while (free_frame_node* n = head[c]) {
-      head[c] = n->next;
-      ::operator delete(n, class_size(c));
-    }
-  }
-}
+// Trivially destructible: no thread-exit destructor (under MinGW those run
+// under the loader lock, where they can deadlock). A worker drains its
+// cache as it ends (drain_frame_cache); another thread keeps its few frames
+// until the process ends.
+constinit thread_local cache frames;
 
 }  // namespace
 
 void* allocate_frame(std::size_t size) {
-  if (size > largest_cached || cache_gone) return ::operator new(size);
+  if (size > largest_cached) return ::operator new(size);
   const std::size_t c = class_of(size);
   if (free_frame_node* n = frames.head[c]) {
     frames.head[c] = n->next;
@@ -73,17 +52,28 @@ void* allocate_frame(std::size_t size) {
 void free_frame(void* frame, std::size_t size) noexcept {
   if (size > largest_cached) return ::operator delete(frame, size);
   const std::size_t c = class_of(size);
-  if (cache_gone || frames.count[c] == kept_per_class) return ::operator delete(frame, class_size(c));
+  if (frames.count[c] == kept_per_class) return ::operator delete(frame, class_size(c));
   auto* n = static_cast<free_frame_node*>(frame);
   n->next = frames.head[c];
   frames.head[c] = n;
   ++frames.count[c];
 }
 
+void drain_frame_cache() noexcept {
+  for (std::size_t c = 0; c < classes; ++c) {
+    while (free_frame_node* n = frames.head[c]) {
+      frames.head[c] = n->next;
+      ::operator delete(n, class_size(c));
+    }
+    frames.count[c] = 0;
+  }
+}
+
 #else
 
 void* allocate_frame(std::size_t size) { return ::operator new(size); }
 void free_frame(void* frame, std::size_t size) noexcept { ::operator delete(frame, size); }
+void drain_frame_cache() noexcept {}
 
 #endif
 

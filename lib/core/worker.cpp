@@ -2,6 +2,8 @@
 #include "core/worker.hpp"
 
 #include "core/runtime_impl.hpp"
+#include "corio/detail/frame_cache.hpp"
+#include "sys/socket.hpp"
 
 namespace corio::detail {
 
@@ -11,6 +13,11 @@ thread_local worker* tls_worker = nullptr;
 
 worker* worker::current() noexcept { return tls_worker; }
 void set_current_worker(worker* w) noexcept { tls_worker = w; }
+
+void drain_thread_caches() noexcept {
+  drain_frame_cache();
+  sys::drain_core_cache();
+}
 
 void worker::stop() noexcept {
   stopping_.store(true, std::memory_order_release);

@@ -17,8 +17,13 @@ class runtime_impl;
 
 class worker {
  public:
-  worker(runtime_impl& rt, unsigned index, std::unique_ptr<backend> io) noexcept
-      : rt_(rt), index_(index), io_(std::move(io)), stops_(*io_) {}
+  worker(runtime_impl& rt, unsigned index, std::unique_ptr<backend> io)
+      : rt_(rt), index_(index), io_(std::move(io)), stops_(*io_) {
+    // Room for a turn's worth of ready coroutines from the start, so the
+    // queues do not grow (allocate) in steady state.
+    ready_.reserve(64);
+    running_.reserve(64);
+  }
 
   // The worker the calling thread runs, or nullptr off the runtime.
   static worker* current() noexcept;
@@ -58,6 +63,9 @@ class worker {
 };
 
 void set_current_worker(worker* w) noexcept;
+// Frees the memory the calling thread keeps for reuse (coroutine frames,
+// socket cores): a worker's thread ends without thread-exit destructors.
+void drain_thread_caches() noexcept;
 
 template <class F>
 void worker::run(F&& started) {
@@ -66,6 +74,7 @@ void worker::run(F&& started) {
   started(attached);
   if (attached) run_loop();
   set_current_worker(nullptr);
+  drain_thread_caches();
 }
 
 }  // namespace corio::detail

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <new>
 
+#include "core/sanitized.hpp"
 #include "sys/socket.hpp"
 
 namespace corio::detail {
@@ -20,24 +21,12 @@ namespace corio::detail {
 // readily, and nothing may use a core after socket_closer (every operation
 // on it has completed, and forget_socket has dropped what a backend kept).
 // Under a sanitizer nothing is cached, so that ASan still reports a use of
-// a freed core.
+// a freed core (core/sanitized.hpp).
 
 namespace sys {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CORIO_CORE_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define CORIO_CORE_CACHE 0
-#endif
-#endif
-#ifndef CORIO_CORE_CACHE
-#define CORIO_CORE_CACHE 1
-#endif
-
-#if CORIO_CORE_CACHE
+#if !CORIO_SANITIZED
 constexpr unsigned core_batch = 32;
 // A thread keeps at most two batches; past that it hands one to the depot.
 constexpr unsigned local_limit = 2 * core_batch;
@@ -62,11 +51,11 @@ void free_storage(void* list) noexcept {
 struct thread_cache {
   void* head = nullptr;
   unsigned size = 0;
-  bool drain_registered = false;
-  bool closed = false;  // the thread is exiting and has freed its list
 };
-// Trivially destructible, so still usable by destructors that run after the
-// drain at thread exit (those free their cores instead of caching them).
+// Trivially destructible: no thread-exit destructor (under MinGW those run
+// under the loader lock, where they can deadlock). A worker drains its list
+// as it ends (drain_core_cache); another thread keeps its few cores until
+// the process ends.
 constinit thread_local thread_cache cache;
 
 // The depot. Never destroyed, its lock included: threads may free cores
@@ -79,22 +68,6 @@ std::mutex& depot_mutex() noexcept {
   alignas(std::mutex) static unsigned char storage[sizeof(std::mutex)];
   static std::mutex& mu = *::new (storage) std::mutex;
   return mu;
-}
-
-struct cache_drain {
-  ~cache_drain() {
-    free_storage(cache.head);
-    cache.head = nullptr;
-    cache.size = 0;
-    cache.closed = true;
-  }
-};
-
-// Makes the calling thread free its list when it exits.
-void register_drain() noexcept {
-  static thread_local cache_drain drain;
-  (void)drain;
-  cache.drain_registered = true;
 }
 
 // Moves the first core_batch cores of this thread's list to the depot, or
@@ -129,7 +102,7 @@ bool take_batch() noexcept {
   return true;
 }
 
-#endif  // CORIO_CORE_CACHE
+#endif  // !CORIO_SANITIZED
 
 }  // namespace
 
@@ -140,9 +113,8 @@ socket_ptr adopt(native_socket h) {
 }
 
 socket_core* new_core() {
-#if CORIO_CORE_CACHE
-  if (!cache.closed && (cache.head || take_batch())) {
-    if (!cache.drain_registered) register_drain();
+#if !CORIO_SANITIZED
+  if (cache.head || take_batch()) {
     void* p = cache.head;
     cache.head = next_core(p);
     --cache.size;
@@ -153,18 +125,23 @@ socket_core* new_core() {
 }
 
 void free_core(socket_core* s) noexcept {
-#if CORIO_CORE_CACHE
-  if (!cache.closed) {
-    if (!cache.drain_registered) register_drain();
-    s->~socket_core();
-    void* p = s;
-    next_core(p) = cache.head;
-    cache.head = p;
-    if (++cache.size > local_limit) give_batch();
-    return;
-  }
-#endif
+#if !CORIO_SANITIZED
+  s->~socket_core();
+  void* p = s;
+  next_core(p) = cache.head;
+  cache.head = p;
+  if (++cache.size > local_limit) give_batch();
+#else
   delete s;
+#endif
+}
+
+void drain_core_cache() noexcept {
+#if !CORIO_SANITIZED
+  free_storage(cache.head);
+  cache.head = nullptr;
+  cache.size = 0;
+#endif
 }
 
 }  // namespace sys

@@ -29,6 +29,8 @@ socket_core* new_core();
 /// Destroys `s` (made by new_core or by `new socket_core`) and keeps its
 /// storage for new_core, up to a bound; frees it beyond. Any thread.
 void free_core(socket_core* s) noexcept;
+/// Frees the calling thread's kept storage; a worker calls it as it ends.
+void drain_core_cache() noexcept;
 
 /// The endpoint in the OS's sockaddr layout, and back.
 void to_sockaddr(const net::endpoint& ep, address_storage& out) noexcept;

@@ -13,6 +13,9 @@ namespace corio::detail {
 void* allocate_frame(std::size_t size);
 /// Gives back a frame from allocate_frame(size), on any thread.
 void free_frame(void* frame, std::size_t size) noexcept;
+/// Frees the frames the calling thread keeps; a runtime worker calls it as
+/// it ends.
+void drain_frame_cache() noexcept;
 
 /// For the promise types of corio's coroutines.
 struct cached_frame {
