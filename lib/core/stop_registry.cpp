@@ -1,7 +1,6 @@
 // lib/core/stop_registry.cpp: with_stop's per-worker cancellation lists.
 #include "core/stop_registry.hpp"
 
-#include <algorithm>
 
 #include "backend/backend.hpp"
 
@@ -29,11 +28,15 @@ struct stop_registry::watch {
 
   watch(stop_registry& r, const std::stop_token& t) : owner(r), token(t) {}
 
+  // A slot holds a waiting operation's address, or, when free, the next
+  // free slot as (index + 1) << 1 | 1 (operations are aligned: bit 0 tells
+  // them apart). One array, so adding and removing touch one line of it.
+  static bool is_free(std::uintptr_t slot) noexcept { return slot & 1; }
+
   stop_registry& owner;
   std::stop_token token;
-  // ops[i] is null when slot i is free; free_slots lists those.
-  std::vector<operation*> ops;
-  std::vector<std::uint32_t> free_slots;
+  std::vector<std::uintptr_t> slots;
+  std::uintptr_t free_head = 0;  // index + 1 of the first free slot; 0: none
   std::size_t live = 0;
   bool swept = false;
   std::atomic<bool> fired{false};
@@ -66,36 +69,29 @@ stop_registry::watch* stop_registry::find_or_make(const std::stop_token& token) 
 bool stop_registry::add(const std::stop_token& token, operation& op, stop_link& link) noexcept {
   watch* w = find_or_make(token);
   if (!w) return false;
-  std::uint32_t slot;
-  if (!w->free_slots.empty()) {
-    slot = w->free_slots.back();
-    w->free_slots.pop_back();
-    w->ops[slot] = &op;
+  std::size_t slot;
+  if (w->free_head) {
+    slot = w->free_head - 1;
+    w->free_head = w->slots[slot] >> 1;
+    w->slots[slot] = reinterpret_cast<std::uintptr_t>(&op);
   } else {
     try {
-      // remove() pushes a freed slot without allocating: free_slots has
-      // room for every slot.
-      if (w->ops.size() == w->ops.capacity()) {
-        const std::size_t cap = std::max<std::size_t>(16, 2 * w->ops.capacity());
-        w->free_slots.reserve(cap);
-        w->ops.reserve(cap);
-      }
+      w->slots.push_back(reinterpret_cast<std::uintptr_t>(&op));
     } catch (...) {
       return false;
     }
-    w->ops.push_back(&op);
-    slot = static_cast<std::uint32_t>(w->ops.size() - 1);
+    slot = w->slots.size() - 1;
   }
   ++w->live;
   link.watch = w;
-  link.slot = slot;
+  link.slot = static_cast<std::uint32_t>(slot);
   return true;
 }
 
 void stop_registry::remove(stop_link& link) noexcept {
   auto* w = static_cast<watch*>(link.watch);
-  w->ops[link.slot] = nullptr;
-  w->free_slots.push_back(link.slot);
+  w->slots[link.slot] = (w->free_head << 1) | 1;
+  w->free_head = link.slot + 1;
   --w->live;
   link.watch = nullptr;
 }
@@ -107,8 +103,8 @@ void stop_registry::sweep() noexcept {
     w->swept = true;
     // A cancel never completes the operation inline, so no slot changes
     // during this loop. Operations added later saw stop_requested() first.
-    for (operation* op : w->ops) {
-      if (op) cancel_owned(&io_, *op);
+    for (std::uintptr_t slot : w->slots) {
+      if (!watch::is_free(slot)) cancel_owned(&io_, *reinterpret_cast<operation*>(slot));
     }
   }
 }

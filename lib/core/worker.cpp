@@ -7,12 +7,7 @@
 
 namespace corio::detail {
 
-namespace {
-thread_local worker* tls_worker = nullptr;
-}
-
-worker* worker::current() noexcept { return tls_worker; }
-void set_current_worker(worker* w) noexcept { tls_worker = w; }
+void set_current_worker(worker* w) noexcept { worker::tls_current = w; }
 
 void drain_thread_caches() noexcept {
   drain_frame_cache();
@@ -25,7 +20,7 @@ void worker::stop() noexcept {
 }
 
 void worker::schedule(std::coroutine_handle<> h) noexcept {
-  if (tls_worker == this) {
+  if (tls_current == this) {
     ready_.push_back(h);
   } else {
     io_->post(h);
@@ -45,22 +40,26 @@ void worker::run_loop() noexcept {
   }
 }
 
-bool on_worker() noexcept { return tls_worker != nullptr; }
+bool on_worker() noexcept { return worker::current() != nullptr; }
 
-void* current_backend() noexcept { return tls_worker ? &tls_worker->io() : nullptr; }
+void* current_backend() noexcept {
+  auto* w = worker::current();
+  return w ? &w->io() : nullptr;
+}
 
 void resume_on(void* owner, std::coroutine_handle<> h) noexcept {
-  if (tls_worker && &tls_worker->io() == owner) {
-    tls_worker->schedule_local(h);
+  auto* w = worker::current();
+  if (w && &w->io() == owner) {
+    w->schedule_local(h);
   } else {
     static_cast<backend*>(owner)->post(h);
   }
 }
 
-void schedule_local(std::coroutine_handle<> h) noexcept { tls_worker->schedule_local(h); }
+void schedule_local(std::coroutine_handle<> h) noexcept { worker::current()->schedule_local(h); }
 
 void schedule_anywhere(std::coroutine_handle<> h) noexcept {
-  tls_worker->rt().next_worker().schedule(h);
+  worker::current()->rt().next_worker().schedule(h);
 }
 
 }  // namespace corio::detail

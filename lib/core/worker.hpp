@@ -26,7 +26,7 @@ class worker {
   }
 
   // The worker the calling thread runs, or nullptr off the runtime.
-  static worker* current() noexcept;
+  static worker* current() noexcept { return tls_current; }
 
   // The thread's body: runs queued coroutines and completions until stop().
   // `started` is called on the thread once the backend is attached.
@@ -48,6 +48,10 @@ class worker {
 
  private:
   void run_loop() noexcept;
+
+  friend void set_current_worker(worker* w) noexcept;
+  // Inline, so the I/O entry points (lib/core/io.cpp) read it without a call.
+  static inline constinit thread_local worker* tls_current = nullptr;
 
   runtime_impl& rt_;
   unsigned index_;

@@ -290,7 +290,20 @@ void epoll_backend::wait_for_events(bool block) noexcept {
   // its DEL (done before the close) keeps it out of every later batch: no
   // event ever reaches a registration that has since been given to another
   // socket.
-  for (int i = 0; i < n; ++i) dispatch(events_[i]);
+  // With many connections the registration and the operation waiting in it
+  // are usually out of cache: fetch them ahead (the registration two events
+  // on, the waiting reader of the next; a prefetch never faults).
+  auto reg_at = [&](int i) {
+    return events_[i].data.u64 == ev_wake ? nullptr
+                                          : static_cast<epoll_registration*>(events_[i].data.ptr);
+  };
+  for (int i = 0; i < n; ++i) {
+    if (i + 2 < n) __builtin_prefetch(reg_at(i + 2));
+    if (i + 1 < n) {
+      if (auto* next = reg_at(i + 1)) __builtin_prefetch(next->reader.op);
+    }
+    dispatch(events_[i]);
+  }
 }
 
 void epoll_backend::dispatch(const epoll_event& ev) noexcept {

@@ -46,7 +46,8 @@ class uring_backend final : public backend {
   // Counts a started operation and says it is in flight.
   bool started() noexcept;
   void arm_wake_read() noexcept;
-  void complete(io_uring_cqe* cqe) noexcept;
+  void complete(std::uint64_t user_data, std::int32_t res) noexcept;
+  void reap() noexcept;
   // Runs expired and cancelled timers (and anything else finished without
   // a CQE), after the CQEs of this poll.
   void run_finished() noexcept;
