@@ -18,11 +18,12 @@ constexpr std::size_t kept_watches = 8;
 struct stop_registry::watch {
   struct fire {
     watch* self;
-    // Any thread, once: flag and wake the worker; it cancels on its own.
+    // Any thread, once: flag the worker; it cancels on its own thread before
+    // its next poll. Only another thread needs to wake it for that.
     void operator()() const noexcept {
       self->fired.store(true, std::memory_order_release);
       self->owner.stopped_.store(true, std::memory_order_release);
-      self->owner.io_.wake();
+      if (current_backend() != &self->owner.io_) self->owner.io_.wake();
     }
   };
 
