@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/loopback.hpp"
 #include "support/run.hpp"
 
 namespace corio::test {
@@ -98,6 +99,35 @@ TEST_F(task_test, YieldResumesOnTheSameWorker) {
     co_return before == std::this_thread::get_id();
   }());
   EXPECT_TRUE(same);
+}
+
+// A worker with coroutines ready to run looks at the kernel only every few
+// turns; a coroutine that yields in a loop must still not keep a read or a
+// timer on the same worker from completing.
+TEST_F(task_test, AYieldingCoroutineCannotStarveIoOrTimers) {
+  constexpr int spin_limit = 10'000'000;
+  auto spins = run([]() -> task<int> {
+    auto [client, server] = co_await connected_pair();
+    bool done = false;
+    int spins = 0;
+    scope s;
+    s.spawn_local([](bool& stop, int& count) -> task<void> {
+      while (!stop && count < spin_limit) {
+        ++count;
+        co_await yield();
+      }
+    }(done, spins));
+    (void)co_await client.write(std::string_view("x"));
+    std::array<char, 1> b;
+    auto n = co_await server.read(b);
+    auto t = co_await sleep_for(std::chrono::milliseconds(1));
+    done = true;
+    co_await s.join();
+    EXPECT_TRUE(n && *n == 1);
+    EXPECT_TRUE(t);
+    co_return spins;
+  }());
+  EXPECT_LT(spins, spin_limit) << "the read or the timer waited for the spinner to give up";
 }
 
 }  // namespace

@@ -251,7 +251,15 @@ void forget_epoll_socket(socket_core& s) noexcept {
 void epoll_backend::poll(bool block) noexcept {
   inline_left_ = inline_budget;  // for the coroutines the worker runs next
   reclaim_registrations();
-  wait_for_events(block && completed_.empty());
+  // With work waiting in the worker (coroutines ready to run, completions
+  // already queued), epoll is asked only every few turns: a coroutine that
+  // yields, or arms and cancels a timer, each turn pays no syscall for it,
+  // and the sockets are still looked at every few turns.
+  const bool idle = block && completed_.empty();
+  if (idle || ++turns_without_wait_ > max_turns_without_wait) {
+    turns_without_wait_ = 0;
+    wait_for_events(idle);
+  }
   expire_timers();
   run_completed();
 }

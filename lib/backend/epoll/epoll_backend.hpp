@@ -156,6 +156,9 @@ class epoll_backend final : public backend {
   // profile refuses it; then epoll_wait with millisecond timeouts rounded up.
   bool have_pwait2_ = true;
   int inline_left_ = inline_budget;
+  // Non-blocking polls that did not ask epoll, in a row.
+  static constexpr int max_turns_without_wait = 4;
+  int turns_without_wait_ = 0;
   epoll_event events_[max_events];
 
   // Registrations: chunks that never move, a free list, the ones retired on

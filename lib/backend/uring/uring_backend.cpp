@@ -144,6 +144,17 @@ void uring_backend::reap() noexcept {
 void uring_backend::poll(bool block) noexcept {
   // Finished-without-CQE work (a cancelled timer) must not wait for one.
   if (!finished_.empty()) block = false;
+  // With work waiting in the worker (coroutines ready to run, finished
+  // timers) and nothing queued for the kernel, the ring is entered only
+  // every few turns: a coroutine that yields, or arms and cancels a timer,
+  // each turn pays no syscall for it.
+  if (!block && io_uring_sq_ready(&ring_) == 0 &&
+      ++turns_without_enter_ <= max_turns_without_enter) {
+    reap();  // what the kernel posted by itself (rings without DEFER_TASKRUN)
+    run_finished();
+    return;
+  }
+  turns_without_enter_ = 0;
   const std::int64_t timer_ns = block ? timers_.time_to_next(timer_heap::now()) : -1;
   if (timer_ns == 0) block = false;  // a timer is due: no wait at all
   int r;

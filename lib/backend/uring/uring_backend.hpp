@@ -66,6 +66,9 @@ class uring_backend final : public backend {
   timer_heap timers_{place_timer};
   // Operations finished without a CQE (timers), completed in this poll.
   std::vector<operation*> finished_;
+  // Non-blocking polls that did not enter the kernel, in a row.
+  static constexpr int max_turns_without_enter = 4;
+  int turns_without_enter_ = 0;
   std::vector<operation*> finishing_;
   // Written by this worker only; read by others (relaxed) for in_flight().
   std::atomic<std::int64_t> in_flight_{0};
