@@ -154,6 +154,9 @@ def main():
             print(f"| {name} | {med('msgs_per_s'):.0f} ({min(r['msgs_per_s'] for r in rs):.0f}-"
                   f"{max(r['msgs_per_s'] for r in rs):.0f}) | {med('p50'):.0f} | {med('p99'):.0f} | "
                   f"{med('user_us'):.3f} | {med('sys_us'):.3f} | {tot:.3f} | {tot / base:.2f}x |")
+        if "raw-epoll" in runs and "corio-epoll" in runs:
+            total = lambda n: statistics.median(r["user_us"] + r["sys_us"] for r in runs[n])
+            print(f"\ncorio-epoll / raw-epoll CPU per message: {total('corio-epoll') / total('raw-epoll'):.2f}x")
     if args.idle:
         print(f"\n## server RSS per idle connection at {args.idle} idle connections")
         print("| server | bytes/connection | survived |")
