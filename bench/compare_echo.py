@@ -115,6 +115,9 @@ def main():
     ap.add_argument("--servers", default="",
                     help="comma-separated subset of: raw-uring,raw-epoll,asio,corio-uring,corio-epoll "
                          "(default: all; raw-uring is always run, as the baseline)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=ECHO_SERVER",
+                    help="also run another echo_server binary (a build of another commit, for an "
+                         "A/B) with corio-uring's arguments; repeatable")
     args = ap.parse_args()
     b = args.build
     cores = args.cores.split(",")
@@ -126,7 +129,13 @@ def main():
         "corio-uring": [f"{b}/demos/echo_server", "--port", "0", "--threads", "1", "--backend", "uring"],
         "corio-epoll": [f"{b}/demos/echo_server", "--port", "0", "--threads", "1", "--backend", "epoll"],
     }
+    for extra in args.extra:
+        name, _, path = extra.partition("=")
+        if not name or not path:
+            sys.exit(f"--extra: expected NAME=PATH, got {extra!r}")
+        servers[name] = [path] + servers["corio-uring"][1:]
     if args.servers:
+        args.servers += "," + ",".join(e.partition("=")[0] for e in args.extra)
         wanted = set(args.servers.split(",")) | {"raw-uring"}
         unknown = wanted - servers.keys()
         if unknown:
