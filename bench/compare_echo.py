@@ -78,6 +78,7 @@ def one_run(server_cmd, client, conns, size, seconds, warmup, cores):
             raise RuntimeError(f"load generator reported errors: {out}")
         msgs = r["msgs"]
         return {"msgs_per_s": r["msgs_per_s"], "p50": r["p50_us"], "p99": r["p99_us"],
+                "p999": r["p999_us"],
                 "user_us": (u1 - u0) * 1e6 / msgs, "sys_us": (s1 - s0) * 1e6 / msgs}
     finally:
         stop(p)
@@ -155,13 +156,14 @@ def main():
                 print(f"  round {rnd + 1} {name}: {runs[name][-1]['msgs_per_s']:.0f} msg/s", file=sys.stderr)
         base = statistics.median(r["user_us"] + r["sys_us"] for r in runs["raw-uring"])
         print(f"\n## {conns} connections, {size} B messages")
-        print("| server | msgs/s median (min-max) | p50 µs | p99 µs | CPU µs/msg user | sys | total | vs raw-uring |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| server | msgs/s median (min-max) | p50 µs | p99 µs | p99.9 µs | CPU µs/msg user | sys | total | vs raw-uring |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, rs in runs.items():
             med = lambda k: statistics.median(r[k] for r in rs)
             tot = statistics.median(r["user_us"] + r["sys_us"] for r in rs)
             print(f"| {name} | {med('msgs_per_s'):.0f} ({min(r['msgs_per_s'] for r in rs):.0f}-"
                   f"{max(r['msgs_per_s'] for r in rs):.0f}) | {med('p50'):.0f} | {med('p99'):.0f} | "
+                  f"{med('p999'):.0f} | "
                   f"{med('user_us'):.3f} | {med('sys_us'):.3f} | {tot:.3f} | {tot / base:.2f}x |")
         if "raw-epoll" in runs and "corio-epoll" in runs:
             total = lambda n: statistics.median(r["user_us"] + r["sys_us"] for r in runs[n])
