@@ -55,8 +55,7 @@ void request_cancel(void* owner, operation& op, std::atomic<int>& refs,
 
 bool watch_stop(const std::stop_token& token, operation& op, stop_link& link) noexcept {
   auto* w = worker::current();
-  if (!w || w->io().cancel_from_any_thread()) return false;
-  return w->stops().add(token, op, link);
+  return w && w->stops().add(token, op, link);
 }
 
 void unwatch_stop(stop_link& link) noexcept { stop_registry::remove(link); }

@@ -46,7 +46,8 @@ struct stop_registry::watch {
   std::optional<std::stop_callback<fire>> callback;
 };
 
-stop_registry::stop_registry(backend& io) noexcept : io_(io) {}
+stop_registry::stop_registry(backend& io) noexcept
+    : io_(io), usable_(!io.cancel_from_any_thread()) {}
 stop_registry::~stop_registry() = default;
 
 stop_registry::watch* stop_registry::find_or_make(const std::stop_token& token) noexcept {
@@ -68,6 +69,7 @@ stop_registry::watch* stop_registry::find_or_make(const std::stop_token& token) 
 }
 
 bool stop_registry::add(const std::stop_token& token, operation& op, stop_link& link) noexcept {
+  if (!usable_) return false;
   watch* w = find_or_make(token);
   if (!w) return false;
   std::size_t slot;

@@ -36,7 +36,8 @@ class stop_registry {
 
   // Worker thread: cancels `op` through this worker's backend once `token`
   // is stopped, until remove(link). False when it cannot be tracked here
-  // (out of memory): the caller then uses a std::stop_callback.
+  // (a backend whose completions run on any worker; out of memory): the
+  // caller then uses a std::stop_callback.
   bool add(const std::stop_token& token, operation& op, stop_link& link) noexcept;
   // Worker thread: `link`'s operation completed.
   static void remove(stop_link& link) noexcept;
@@ -52,6 +53,7 @@ class stop_registry {
   void sweep() noexcept;
 
   backend& io_;
+  const bool usable_;  // io_'s completions run on this worker only
   // Set by a stop callback on any thread; the worker reads it each turn.
   std::atomic<bool> stopped_{false};
   std::vector<std::unique_ptr<watch>> watches_;
