@@ -2,6 +2,7 @@
 #pragma once
 
 #include "corio/cancel.hpp"
+#include "corio/log.hpp"
 #include "corio/net/endpoint.hpp"
 #include "corio/net/tcp_listener.hpp"
 #include "corio/net/tcp_stream.hpp"

@@ -21,7 +21,18 @@ result<endpoint> tcp_listener::local_endpoint() const noexcept {
 }
 
 result<tcp_stream> accept_awaiter::await_resume() noexcept {
-  if (not_open_) return fail(errc::not_open);
+  const std::error_code refused = claim_.finish(op_.sock);
+  if (refused) {
+    // The listener was closed while this accept was in flight: a connection
+    // accepted anyway in the race is closed, not leaked.
+    if (op_.res >= 0 && refused == std::errc::operation_canceled) {
+      const detail::native_socket h = st_.accepted != detail::invalid_socket
+                                          ? st_.accepted
+                                          : static_cast<detail::native_socket>(op_.res);
+      detail::sys::close_handle(h);
+    }
+    return fail(refused);
+  }
   if (op_.res < 0) return fail(detail::error_from_result(op_.res));
   // Backends that create the socket up front (IOCP) leave it in st_.accepted;
   // the others return the new descriptor as the result.
@@ -35,11 +46,35 @@ result<tcp_stream> accept_awaiter::await_resume() noexcept {
 
 namespace corio::detail {
 
-void socket_closer::operator()(socket_core* s) const noexcept {
+namespace {
+// Closes and frees a socket that nothing uses any more.
+void destroy_socket(socket_core* s) noexcept {
   // Before the close: once closed, the descriptor's number may be reused.
   forget_socket(*s);
   if (s->handle != invalid_socket) sys::close_handle(s->handle);
   sys::free_core(s);
+}
+}  // namespace
+
+void socket_closer::operator()(socket_core* s) const noexcept {
+  const std::uint32_t before = s->uses.fetch_or(socket_use::closing, std::memory_order_acq_rel);
+  if ((before & socket_use::in_flight) == 0) {
+    destroy_socket(s);  // the usual case: nothing in flight
+    return;
+  }
+  // TRICKY: operations are in flight (or starting: they took their use
+  // before this fetch_or). The descriptor stays open, so its number cannot
+  // be reused under them; abort_pending makes each of them complete soon
+  // (and one that starts after it fails at once), and the last one to
+  // finish destroys the socket (release_socket).
+  sys::abort_pending(s->handle);
+}
+
+bool release_socket(socket_core& s, std::uint32_t use) noexcept {
+  const std::uint32_t before = s.uses.fetch_sub(use, std::memory_order_acq_rel);
+  if (!(before & socket_use::closing)) return false;
+  if ((before & socket_use::in_flight) == use) destroy_socket(&s);
+  return true;
 }
 
 

@@ -44,7 +44,12 @@ result<tcp_stream> connect_awaiter::await_resume() noexcept {
 
 result<void> tcp_stream::shutdown(shutdown_how how) noexcept {
   if (!sock_) return fail(errc::not_open);
-  return detail::sys::shutdown(sock_->handle, how);
+  auto r = detail::sys::shutdown(sock_->handle, how);
+  // A stream is connected from the start (connect, accept), so "not
+  // connected" here means the peer reset it: nothing is left to shut down,
+  // which is what the caller asked for (Tokio answers Ok there too).
+  if (!r && r.error() == std::errc::not_connected) return {};
+  return r;
 }
 
 result<void> tcp_stream::set_nodelay(bool on) noexcept {

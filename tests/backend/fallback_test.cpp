@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "support/loopback.hpp"
 #include "support/run.hpp"
@@ -41,14 +43,27 @@ class scoped_env {
   std::optional<std::string> old_;
 };
 
+// What the library reported through the log handler.
+std::vector<std::pair<log_level, std::string>> logged;
+void capture(log_level level, std::string_view line) noexcept {
+  logged.emplace_back(level, std::string(line));
+}
+
 TEST(fallback, RefusedUringSetupFallsBackToEpoll) {
   // Automatic selection, not the test command's CORIO_BACKEND.
   scoped_env automatic("CORIO_BACKEND", nullptr);
   // What a container's seccomp profile answers io_uring_setup: EPERM.
   scoped_env refused("CORIO_TEST_URING_SETUP_ERROR", "1");
+  logged.clear();
+  const log_handler before = set_log_handler(capture);
   auto rt = runtime::create({});
+  set_log_handler(before);
   ASSERT_TRUE(rt) << rt.error().message();
   EXPECT_EQ(rt->backend(), backend_kind::epoll);
+  // The choice is reported once, through the handler (never to stderr).
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0].first, log_level::info);
+  EXPECT_NE(logged[0].second.find("using epoll"), std::string::npos) << logged[0].second;
   // And it is a working runtime.
   run(*rt, []() -> task<void> {
     auto [client, server] = co_await connected_pair();

@@ -22,10 +22,13 @@ inline constexpr native_socket invalid_socket = -1;
 /// that owns it.
 struct socket_core {
   native_socket handle = invalid_socket;
-  // Set while a read (write) is in flight: a second one is refused before it
-  // reaches the kernel (lesson 1).
-  std::atomic<bool> reading{false};
-  std::atomic<bool> writing{false};
+  // Who uses the socket (the socket_use bits below): a read and a write in
+  // flight (a second one in the same direction is refused before it reaches
+  // the kernel: lesson 1), a count of other operations (accepts), and
+  // whether it is closing. The socket is closed and freed by whoever ends
+  // the last use once it is closing: the close itself, or the last
+  // operation to finish after it.
+  std::atomic<std::uint32_t> uses{0};
   // IOCP: whether the socket is associated with the port yet, and how
   // (lib/backend/iocp/socket_ops.cpp), and its address family (an accept
   // makes the new socket in the listener's family).
@@ -35,6 +38,15 @@ struct socket_core {
   // (lib/backend/epoll/registration.cpp).
   std::atomic<void*> registrations{nullptr};
 };
+
+/// socket_core::uses.
+namespace socket_use {
+inline constexpr std::uint32_t reading = 1;  // a read (or wait_readable) is in flight
+inline constexpr std::uint32_t writing = 2;  // a write is in flight
+inline constexpr std::uint32_t closing = 4;  // closed by its owner; new operations are refused
+inline constexpr std::uint32_t other = 8;    // one unit of the count of accepts in flight
+inline constexpr std::uint32_t in_flight = ~closing;
+}  // namespace socket_use
 
 /// A socket address in the OS's own sockaddr layout, filled by the library.
 struct address_storage {

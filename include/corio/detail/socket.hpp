@@ -34,29 +34,49 @@ concept writable_bytes =
     !(std::is_array_v<std::remove_reference_t<R>> &&
       std::is_same_v<std::remove_cv_t<std::remove_extent_t<std::remove_reference_t<R>>>, char>);
 
-/// The direction (read or write) of a socket that one operation holds while
-/// it is in flight. Taking it refuses a second concurrent operation in the
-/// same direction before it reaches the kernel (lesson 1).
-template <bool Write>
-class half_claim {
+/// Ends a use of `s` taken by socket_claim, and closes and frees the socket
+/// if it is closing and this was the last use (see socket_closer). Returns
+/// whether the socket was closing.
+bool release_socket(socket_core& s, std::uint32_t use) noexcept;
+
+/// What one operation holds of its socket while it is in flight: the read
+/// or write direction (taking it refuses a second concurrent operation in
+/// the same direction before it reaches the kernel: lesson 1), or one unit
+/// of the count of other operations. The socket is not released (closed and
+/// freed) while any use is held: closing a stream with operations in flight
+/// cancels them, and each then completes with operation_canceled.
+template <std::uint32_t Use>
+class socket_claim {
  public:
   /// True when the operation on `s` may start; false when it is refused.
   bool take(socket_core* s) noexcept {
     if (!s) {
       state_ = state::not_open;
-    } else if (flag(*s).exchange(true, std::memory_order_acquire)) {
-      state_ = state::busy;
-    } else {
-      state_ = state::held;
+      return false;
     }
-    return state_ == state::held;
+    std::uint32_t u = s->uses.load(std::memory_order_relaxed);
+    for (;;) {
+      if (u & socket_use::closing) {
+        state_ = state::not_open;
+        return false;
+      }
+      if (Use != socket_use::other && (u & Use)) {
+        state_ = state::busy;
+        return false;
+      }
+      if (s->uses.compare_exchange_weak(u, u + Use, std::memory_order_acquire,
+                                        std::memory_order_relaxed))
+        break;
+    }
+    state_ = state::held;
+    return true;
   }
-  /// After the operation: releases the direction of `s`, or says why it
-  /// never started.
+  /// After the operation: releases the use of `s` (which may close it), or
+  /// says why the operation never started or why it was cut short.
   std::error_code finish(socket_core* s) noexcept {
     switch (state_) {
       case state::held:
-        flag(*s).store(false, std::memory_order_release);
+        if (release_socket(*s, Use)) return std::make_error_code(std::errc::operation_canceled);
         return {};
       case state::not_open: return make_error_code(errc::not_open);
       case state::busy: return make_error_code(errc::concurrent_operation);
@@ -66,9 +86,11 @@ class half_claim {
 
  private:
   enum class state : std::uint8_t { held, not_open, busy };
-  static std::atomic<bool>& flag(socket_core& s) noexcept { return Write ? s.writing : s.reading; }
   state state_ = state::held;
 };
+
+template <bool Write>
+using half_claim = socket_claim<Write ? socket_use::writing : socket_use::reading>;
 
 /// A read or a write on one stream half. The busy flag of that half is taken
 /// before the operation starts and released after it completes, so a second

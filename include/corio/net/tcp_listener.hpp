@@ -28,10 +28,7 @@ class [[nodiscard("an accept does nothing until it is co_awaited")]] accept_awai
   }
   detail::operation& op() noexcept { return op_; }
   bool start() noexcept {
-    if (!op_.sock) {
-      not_open_ = true;
-      return false;
-    }
+    if (!claim_.take(op_.sock)) return false;
     op_.args.accept = &st_;  // here, not at construction: the awaiter may have moved since
     return detail::start(op_);
   }
@@ -40,8 +37,8 @@ class [[nodiscard("an accept does nothing until it is co_awaited")]] accept_awai
 
  private:
   detail::operation op_;
+  detail::socket_claim<detail::socket_use::other> claim_;
   detail::accept_state st_;
-  bool not_open_ = false;
 };
 
 /// A socket bound to a local endpoint, accepting connections.

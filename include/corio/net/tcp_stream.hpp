@@ -186,9 +186,13 @@ class tcp_stream {
 
   enum class shutdown_how { send, receive, both };
   /// Shuts down one or both directions; the peer sees EOF after `send`.
+  /// Succeeds after the peer reset the connection (there is nothing left to
+  /// shut down); fails with errc::not_open on a closed stream.
   result<void> shutdown(shutdown_how how = shutdown_how::send) noexcept;
-  /// Closes the socket now. Must not be called while an operation on it is
-  /// in flight (shut it down instead, which completes them).
+  /// Closes the socket. Operations still in flight on it (from a reader or
+  /// writer coroutine on its halves) are cancelled and complete with
+  /// std::errc::operation_canceled; the socket is released after the last of
+  /// them. Any thread.
   void close() noexcept { sock_.reset(); }
   bool is_open() const noexcept { return sock_ != nullptr; }
 

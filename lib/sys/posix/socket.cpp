@@ -88,6 +88,13 @@ result<void> set_nodelay(native_socket h, bool on) noexcept {
   return {};
 }
 
+void abort_pending(native_socket h) noexcept {
+  // Wakes a pending recv (0), send (EPIPE), poll (POLLHUP) and, on a
+  // listening socket, accept (EINVAL), under io_uring and epoll alike; and
+  // it sticks: a later call fails or sees the end at once.
+  (void)::shutdown(static_cast<int>(h), SHUT_RDWR);
+}
+
 }  // namespace corio::detail::sys
 
 namespace corio::detail {

@@ -270,6 +270,18 @@ result<void> set_nodelay(native_socket h, bool on) noexcept {
   return {};
 }
 
+void abort_pending(native_socket h) noexcept {
+  const SOCKET s = win::to_socket(h);
+  // shutdown first: it sticks (a WSARecv or WSASend issued after it fails
+  // at once with WSAESHUTDOWN), so an operation that starts between the two
+  // calls cannot be missed by both. CancelIoEx with no OVERLAPPED cancels
+  // everything pending on the handle, issued by any thread; each completes
+  // through the port with ERROR_OPERATION_ABORTED. (A listener has nothing
+  // to shut down: an AcceptEx issued after the cancel is not caught.)
+  (void)::shutdown(s, SD_BOTH);
+  (void)::CancelIoEx(reinterpret_cast<HANDLE>(s), nullptr);
+}
+
 }  // namespace sys
 
 // See winsock.hpp for the two kinds of negative result on Windows.
