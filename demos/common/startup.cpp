@@ -26,8 +26,20 @@ std::uint64_t raise_descriptor_limit() {
 #endif
 }
 
+namespace {
+// The library's diagnostics (the backend it fell back to, a failing ring),
+// on stderr: corio itself never prints.
+void print_log(corio::log_level level, std::string_view line) noexcept {
+  try {
+    fmt::print(stderr, "corio {}: {}\n", corio::to_string(level), line);
+  } catch (...) {
+  }
+}
+}  // namespace
+
 std::optional<corio::runtime> start_runtime(std::string_view name,
                                             const corio::runtime_options& options) {
+  corio::set_log_handler(print_log);
   auto rt = corio::runtime::create(options);
   if (!rt) {
     fmt::print(stderr, "{}: cannot start the runtime (backend {}): {}\n", name,

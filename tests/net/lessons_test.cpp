@@ -1,4 +1,4 @@
-// tests/net/lessons_test.cpp: the lessons of ../shared/LESSONS.md, each
+// tests/net/lessons_test.cpp: the lessons of docs/lessons.md, each
 // proven on the backend under test.
 #include <gtest/gtest.h>
 
