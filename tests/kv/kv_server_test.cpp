@@ -343,6 +343,39 @@ TEST_F(KvServer, PatternSubscriptionsAndPublishCounts) {
   }());
 }
 
+// The server's timer collects expired keys that nobody reads: with an
+// injected clock moved past their deadline, DBSIZE (which touches no key)
+// drops to what is left once the active expiry has run.
+TEST_F(KvServer, ActiveExpiryRunsOnTheServersTimer) {
+  std::atomic<std::int64_t> now{5'000'000};
+  kv::options o;
+  o.expire_period = 1ms;
+  kv::server srv(o, [&now] { return now.load(); });
+  auto listener = listen_loopback();
+  std::stop_source stop;
+  run([&]() -> task<void> {
+    scope s;
+    s.spawn(srv.serve(listener, stop.get_token()));
+    auto c = co_await client::connect(port_of(listener));
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_EQ(co_await c->ask(command("SET", "k" + std::to_string(i), "v", "PX", "50")), "+OK\r\n");
+    }
+    EXPECT_EQ(co_await c->ask(command("SET", "stays", "v")), "+OK\r\n");
+    EXPECT_EQ(co_await c->ask(command("DBSIZE")), ":101\r\n");
+    now += 51;
+    std::string size;
+    const auto deadline = clock::now() + 20s;  // bounds the test; the timer fires every 1 ms
+    while (size != ":1\r\n" && clock::now() < deadline) {
+      size = co_await c->ask(command("DBSIZE"));
+      if (size != ":1\r\n") (void)co_await sleep_for(1ms);
+    }
+    EXPECT_EQ(size, ":1\r\n");
+    EXPECT_EQ(srv.state().db.expired_keys(), 100u);
+    stop.request_stop();
+    co_await s.join();
+  }());
+}
+
 TEST_F(KvServer, ShutdownClosesIdleAndSubscribedClients) {
   test_server server;
   run([&]() -> task<void> {
