@@ -3,7 +3,8 @@
 
 Each round starts every server in turn (redis-server with --save "" --appendonly no,
 then kv_server with each --threads value), pinned to the same cores, and runs
-redis-benchmark -c CLIENTS -n REQUESTS -P P -t TEST against it, one test at a time,
+redis-benchmark -c CLIENTS -n REQUESTS -P P -t TEST against it, one test at a time
+(the two PING tests of -t ping share one CPU reading),
 reading the server's user+system CPU time from /proc/PID/stat before and after each
 test. Servers alternate within a round, so drift on a shared machine hits all of
 them alike. Prints, per pipeline depth and test, the median requests/s, the median
@@ -63,8 +64,14 @@ def stop(p):
         p.wait()
 
 
+def requests_for(args, pipeline):
+    if pipeline == 1:
+        return args.requests
+    return args.requests_pipelined or 4 * args.requests
+
+
 def bench(port, test, args, pipeline, client_cores):
-    cmd = ["redis-benchmark", "-p", str(port), "-c", str(args.clients), "-n", str(args.requests),
+    cmd = ["redis-benchmark", "-p", str(port), "-c", str(args.clients), "-n", str(requests_for(args, pipeline)),
            "-P", str(pipeline), "-t", test, "--csv"]
     if client_cores:
         cmd = ["taskset", "-c", client_cores] + cmd
@@ -85,6 +92,8 @@ def main():
     ap.add_argument("--backend", default="auto", help="kv_server --backend")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--requests-pipelined", type=int, default=0,
+                    help="requests per test at -P > 1 (default 4x --requests: /proc/PID/stat counts 10 ms ticks)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--tests", default="ping,set,get,incr,mset")
@@ -114,7 +123,7 @@ def main():
                         before = cpu_seconds(p.pid)
                         rows = bench(port, test, args, pipeline, args.client_cores)
                         used = cpu_seconds(p.pid) - before
-                        total = args.requests * max(len(rows), 1)
+                        total = requests_for(args, pipeline) * max(len(rows), 1)
                         for row, rps in rows.items():
                             results.setdefault((pipeline, name, row), []).append(
                                 (rps, used * 1e6 / total))
@@ -122,7 +131,8 @@ def main():
                 stop(p)
         print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
 
-    print(f"redis-benchmark -c {args.clients} -n {args.requests}, {args.rounds} rounds; "
+    print(f"redis-benchmark -c {args.clients} -n {args.requests} (-P > 1: {requests_for(args, 16)}), "
+          f"{args.rounds} rounds; "
           f"servers on cores {args.server_cores} (kv multi-thread: {args.server_cores_mt}), "
           f"client on {args.client_cores}")
     for pipeline in pipelines:
