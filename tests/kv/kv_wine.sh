@@ -31,10 +31,11 @@ expect "hello wine" GET k
 expect 5 INCRBY n 5
 expect 1 EXPIRE k 100
 expect 100 TTL k
-timeout 120 redis-benchmark -p "$port" -c 20 -n 2000 -t ping,set,get,incr,mset -q >"$out.bench" 2>&1
+timeout 120 redis-benchmark -p "$port" -c 20 -n 2000 -t ping,set,get,incr,mset -q 2>&1 |
+  tr '\r' '\n' | sed 's/^ *//' >"$out.bench"  # -q redraws progress lines with \r
 for t in PING_INLINE PING_MBULK SET GET INCR "MSET (10 keys)"; do
-  grep -qE "^$t: [0-9.]+ requests per second" "$out.bench" || { echo "redis-benchmark: no $t"; fail=1; }
+  grep -F "$t: " "$out.bench" | grep -q ' requests per second' || { echo "redis-benchmark: no $t"; fail=1; }
 done
 if grep -qE 'ERR|WARNING' "$out.bench"; then echo "redis-benchmark reported errors"; fail=1; fi
 if [ $fail -ne 0 ]; then cat "$out" "$out.bench"; exit 1; fi
-grep -E 'requests per second' "$out.bench" | tr '\r' '\n' | grep -E '^[A-Z_ ()0-9]+: ' 
+grep ' requests per second' "$out.bench"
