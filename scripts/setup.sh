@@ -7,7 +7,8 @@ profile=${1:-test}
 packages=(g++ cmake ninja-build pkg-config liburing-dev libfmt-dev)
 case "$profile" in
   demo) ;;
-  test) packages+=(googletest libgtest-dev g++-mingw-w64-x86-64-posix wine wine64 python3) ;;
+  test) packages+=(googletest libgtest-dev g++-mingw-w64-x86-64-posix wine wine64 python3
+        redis-server redis-tools clang-16 libclang-rt-16-dev) ;;
   bench) packages+=(libasio-dev libbenchmark-dev python3 linux-perf) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
@@ -28,3 +29,5 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >&2
 apt-get install -y -q "${missing[@]}" >&2
+# The kv_server tests start their own redis-server; the one the package starts is not needed.
+case " ${missing[*]} " in *" redis-server "*) service redis-server stop >&2 || true ;; esac

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The kv server on Windows, under Wine: kv_server.exe (IOCP) answers the
+# host's redis-cli and a bounded redis-benchmark run (every test of the
+# performance table). Passes when every reply is right and redis-benchmark
+# reports each test without errors.
+# Usage: kv_wine.sh WINE_RUN PREFIX SERVER_EXE
+set -u
+run=$1 prefix=$2 server=$3
+out=$(mktemp)
+trap 'kill $pid 2>/dev/null; rm -f "$out" "$out.bench"' EXIT
+"$run" "$prefix" "$server" --port 0 --threads 2 >"$out" 2>&1 &
+pid=$!
+for _ in $(seq 600); do  # Wine starts slowly; give it up to a minute
+  grep -q "listening on" "$out" && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.1
+done
+port=$(grep -oE ':[0-9]+ ' "$out" | head -1 | tr -d ': ')
+if [ -z "$port" ]; then
+  echo "kv_server.exe did not start:"; cat "$out"; exit 1
+fi
+fail=0
+expect() {  # want, redis-cli args...
+  local want=$1; shift
+  local got; got=$(timeout 30 redis-cli -p "$port" "$@" 2>&1)
+  if [ "$got" != "$want" ]; then echo "redis-cli $*: got '$got', want '$want'"; fail=1; fi
+}
+expect PONG PING
+expect OK SET k "hello wine"
+expect "hello wine" GET k
+expect 5 INCRBY n 5
+expect 1 EXPIRE k 100
+expect 100 TTL k
+timeout 120 redis-benchmark -p "$port" -c 20 -n 2000 -t ping,set,get,incr,mset -q 2>&1 |
+  tr '\r' '\n' | sed 's/^ *//' >"$out.bench"  # -q redraws progress lines with \r
+for t in PING_INLINE PING_MBULK SET GET INCR "MSET (10 keys)"; do
+  grep -F "$t: " "$out.bench" | grep -q ' requests per second' || { echo "redis-benchmark: no $t"; fail=1; }
+done
+if grep -qE 'ERR|WARNING' "$out.bench"; then echo "redis-benchmark reported errors"; fail=1; fi
+if [ $fail -ne 0 ]; then cat "$out" "$out.bench"; exit 1; fi
+grep ' requests per second' "$out.bench"
