@@ -11,7 +11,7 @@ namespace corio {
 using clock = std::chrono::steady_clock;
 
 namespace detail {
-class sleep_awaiter : public op_awaiter_base<sleep_awaiter> {
+class [[nodiscard]] sleep_awaiter : public op_awaiter_base<sleep_awaiter> {
  public:
   explicit sleep_awaiter(clock::time_point deadline) noexcept {
     st_.deadline_ns =
