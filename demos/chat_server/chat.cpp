@@ -182,7 +182,18 @@ std::size_t server::rooms() const {
 // ---- Accepting ----------------------------------------------------------------
 
 corio::task<void> server::serve(corio::net::tcp_listener& listener, std::stop_token stop) {
+  // with_scope: however the accept loop ends, every connection is joined
+  // before serve returns. The connections obey the scope's token, which the
+  // shutdown stops, and so does an exception in the accept loop.
   corio::scope conns;
+  std::stop_callback shutdown(stop, [&conns] { conns.request_stop(); });
+  co_await corio::with_scope(conns, [&](corio::scope& s) -> corio::task<void> {
+    co_await accept_loop(listener, stop, s);
+  });
+}
+
+corio::task<void> server::accept_loop(corio::net::tcp_listener& listener, std::stop_token stop,
+                                      corio::scope& conns) {
   std::uint64_t next_id = 1;
   while (!stop.stop_requested()) {
     auto s = co_await corio::with_stop(listener.accept(), stop);
@@ -201,10 +212,10 @@ corio::task<void> server::serve(corio::net::tcp_listener& listener, std::stop_to
     }
     connections_.fetch_add(1, std::memory_order_relaxed);
     accepted_.fetch_add(1, std::memory_order_relaxed);
-    conns.spawn(run_connection(std::move(*s), stop, next_id++));
+    conns.spawn(run_connection(std::move(*s), conns.token(), next_id++));
   }
-  // Every connection sees `stop` too: each says goodbye and ends.
-  co_await conns.join();
+  // Every connection sees `stop` too: each says goodbye and ends; with_scope
+  // joins them.
 }
 
 // ---- One connection -------------------------------------------------------------
@@ -226,9 +237,20 @@ corio::task<void> server::run_connection(corio::net::tcp_stream stream, std::sto
       c.tasks.request_stop();
     });
     auto [rd, wr] = stream.split();
-    c.tasks.spawn_local(reader(c, rd));
-    c.tasks.spawn_local(writer(c, wr));
-    co_await c.tasks.join();
+    try {
+      // Joins the reader and the writer on every exit: one that ends by an
+      // exception stops the other, and the exception comes out here only
+      // once both are done (the reader has left its room by then).
+      co_await corio::with_scope(c.tasks, [&](corio::scope& s) -> corio::task<void> {
+        s.spawn_local(reader(c, rd));
+        s.spawn_local(writer(c, wr));
+        co_return;
+      });
+    } catch (...) {
+      // This connection failed (an allocation, a handler's exception): it
+      // ends, the server goes on.
+      failures_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   // Both halves are done and the reader has left the room: no other
   // coroutine can reach c.out any more. A last line, best effort.
@@ -255,7 +277,14 @@ corio::task<void> server::run_connection(corio::net::tcp_stream stream, std::sto
 }
 
 corio::task<void> server::reader(connection& c, corio::net::read_half rd) {
-  const bool orderly = co_await read_lines(c, rd);
+  bool orderly = false;
+  try {
+    orderly = co_await read_lines(c, rd);
+  } catch (...) {
+    // Whatever failed, the room must forget c.out before c goes away.
+    leave_on_failure(c);
+    throw;
+  }
   // Leave the room here, in the connection's own coroutine: after this no
   // broadcast can reach c.out.
   leave(c, /*acknowledge=*/false);
@@ -343,6 +372,7 @@ corio::task<void> server::writer(connection& c, corio::net::write_half wr) {
 // ---- Commands -----------------------------------------------------------------------
 
 bool server::handle_line(connection& c, std::string_view line) {
+  if (opts_.before_line) opts_.before_line(line);
   if (line.size() > opts_.max_line) {
     reply(c, line_of("ERR line too long (limit ", std::to_string(opts_.max_line),
                      " bytes); skipped"));
@@ -484,6 +514,24 @@ void server::leave(connection& c, bool acknowledge) {
       auto ack = c.out.try_send(line_of("OK left ", r.name));
       if (!ack && ack.error() == std::errc::resource_unavailable_try_again) kicks.kick(c.disconnect);
     }
+    if (r.members.empty()) rooms_.erase(r.name);
+  }
+  c.in.reset();
+}
+
+void server::leave_on_failure(connection& c) noexcept {
+  try {
+    leave(c, /*acknowledge=*/false);  // tells the room, like any leave
+    return;
+  } catch (...) {
+  }
+  // Telling the room failed too (out of memory): leave without a notice.
+  if (!c.in) return;
+  {
+    std::lock_guard directory(rooms_mu_);
+    room& r = *c.in;
+    std::lock_guard lock(r.mu);
+    std::erase_if(r.members, [&c](const member& m) { return m.out == &c.out; });
     if (r.members.empty()) rooms_.erase(r.name);
   }
   c.in.reset();

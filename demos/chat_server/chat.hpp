@@ -44,6 +44,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,10 @@ struct options {
   /// How long the last line ("BYE ...", "ERR too slow ...") may take to
   /// leave before the connection is closed anyway.
   std::chrono::milliseconds goodbye_timeout{1000};
+  /// For tests: called with each line before it is handled. An exception it
+  /// throws ends that connection's reader the way a failed allocation would;
+  /// the connection leaves its room and closes, the server goes on.
+  std::function<void(std::string_view)> before_line{};
 };
 
 /// The /help text and the policy, one line each (also printed by --help).
@@ -108,6 +113,8 @@ class server {
   std::uint64_t slow_disconnects() const noexcept {
     return slow_disconnects_.load(std::memory_order_relaxed);
   }
+  /// Connections that ended by an exception (closed; the server went on).
+  std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
   /// Rooms with at least one member.
   std::size_t rooms() const;
 
@@ -117,6 +124,8 @@ class server {
   struct connection;
   class kick_list;
 
+  corio::task<void> accept_loop(corio::net::tcp_listener& listener, std::stop_token stop,
+                                corio::scope& conns);
   corio::task<void> run_connection(corio::net::tcp_stream stream, std::stop_token stop,
                                    std::uint64_t id);
   corio::task<void> reader(connection& c, corio::net::read_half rd);
@@ -131,12 +140,16 @@ class server {
   void rename(connection& c, std::string_view nick);
   void join(connection& c, std::string_view name);
   void leave(connection& c, bool acknowledge);
+  // leave() for a reader that failed: never throws; without a notice if
+  // even that cannot be built.
+  void leave_on_failure(connection& c) noexcept;
   void who(connection& c);
 
   const options opts_;
   std::atomic<std::int64_t> connections_{0};
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> slow_disconnects_{0};
+  std::atomic<std::uint64_t> failures_{0};
   // Rooms by name: a directory of rooms, not of connections. Guarded by
   // rooms_mu_, which is taken before a room's own mutex; only joins and
   // leaves take it, never a broadcast.

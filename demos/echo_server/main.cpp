@@ -68,20 +68,23 @@ corio::task<void> echo(corio::net::tcp_stream conn, ms idle, std::stop_token sto
 using handler = corio::task<void> (*)(corio::net::tcp_stream, ms, std::stop_token);
 
 // Accepts until `accepting` stops (or `limit` connections, 0 = no limit),
-// each connection into a scope that joins them all before serve returns.
+// each connection into a scope that with_scope joins before serve returns,
+// however serve ends (an exception here stops the connections first).
 corio::task<void> serve(corio::net::tcp_listener& listener, std::uint64_t limit, ms idle,
                         handler handle, std::stop_token accepting, std::stop_token connections) {
   corio::scope children;
-  for (std::uint64_t accepted = 0; limit == 0 || accepted < limit;) {
-    auto conn = co_await corio::with_stop(listener.accept(), accepting);
-    if (!conn) {
-      if (co_await keep_accepting(conn.error())) continue;
-      break;
+  std::stop_callback stop_all(connections, [&children] { children.request_stop(); });
+  co_await corio::with_scope(children, [&](corio::scope& s) -> corio::task<void> {
+    for (std::uint64_t accepted = 0; limit == 0 || accepted < limit;) {
+      auto conn = co_await corio::with_stop(listener.accept(), accepting);
+      if (!conn) {
+        if (co_await keep_accepting(conn.error())) continue;
+        break;
+      }
+      s.spawn(handle(std::move(*conn), idle, s.token()));
+      ++accepted;
     }
-    children.spawn(handle(std::move(*conn), idle, connections));
-    ++accepted;
-  }
-  co_await children.join();
+  });
 }
 
 // ---- End of the server ----------------------------------------------------

@@ -1,6 +1,6 @@
 // lib/core/cancel.cpp: delivering a cancel request to the backend that owns
 // the operation.
-#include "corio/cancel.hpp"
+#include "corio/detail/cancel.hpp"
 
 #include "core/stop_registry.hpp"
 #include "core/worker.hpp"

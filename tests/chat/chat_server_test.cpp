@@ -491,6 +491,50 @@ TEST_F(chat_test, APeerThatVanishesLeavesItsRoom) {
   }());
 }
 
+// A reader that ends by an exception (here thrown by the test hook, as a
+// failed allocation would) leaves its room: the others are told, a later
+// broadcast does not touch the gone connection's queue (ASan: no
+// use-after-free), and the server goes on accepting. Before with_scope and
+// leave_on_failure, the room kept the dead connection and the exception
+// escaped serve().
+TEST_F(chat_test, AReaderThatFailsByExceptionLeavesItsRoomAndTheServerGoesOn) {
+  run([]() -> task<void> {
+    chat::options o;
+    o.before_line = [](std::string_view line) {
+      if (line == "boom") throw std::runtime_error("injected failure");
+    };
+    test_server server(o);
+    scope s;
+    server.start(s);
+    auto a = co_await client::connect(server.port());
+    co_await a.send("/nick a\n/join room\n");
+    co_await a.until("OK joined");
+    auto b = co_await client::connect(server.port());
+    co_await b.send("/nick b\n/join room\n");
+    co_await b.until("OK joined");
+    co_await a.until("* b joined room");
+    co_await b.send("boom\n");
+    co_await a.until("* b left room");
+    // b's connection is closed by the server.
+    while (co_await b.line()) {
+    }
+    co_await a.send("still here\n");
+    co_await a.until("a: still here");
+    EXPECT_EQ(co_await a.ask("/who\n"), "WHO room: a");
+    auto c = co_await client::connect(server.port());
+    co_await c.send("/nick c\n/join room\n");
+    co_await c.until("OK joined room members: a c");
+    co_await c.send("/quit\n");
+    co_await c.until("BYE");
+    co_await a.send("/quit\n");
+    co_await a.until("BYE");
+    co_await until_no_connections(server.srv);
+    EXPECT_EQ(server.srv.failures(), 1u);
+    server.stop();
+    co_await s.join();
+  }());
+}
+
 TEST_F(chat_test, ShutdownTellsEveryClientAndJoinsEveryConnection) {
   run([]() -> task<void> {
     test_server server({});

@@ -163,6 +163,13 @@ class channel {
       return {};
     }
 
+    /// with_stop(ch.send(v), token): the same send, given up when `token`
+    /// stops (the token replaces any given to send()).
+    friend send_awaiter rebind_stop(send_awaiter&& a, std::stop_token token) noexcept {
+      a.token_ = std::move(token);
+      return std::move(a);
+    }
+
    private:
     friend class channel;
     send_awaiter(channel& ch, T value, std::stop_token token) noexcept
@@ -184,6 +191,13 @@ class channel {
       this->finish();
       if (this->w_.ec) return fail(this->w_.ec);
       return std::move(*this->w_.slot);
+    }
+
+    /// with_stop(ch.receive(), token): the same receive, given up when
+    /// `token` stops (the token replaces any given to receive()).
+    friend receive_awaiter rebind_stop(receive_awaiter&& a, std::stop_token token) noexcept {
+      a.token_ = std::move(token);
+      return std::move(a);
     }
 
    private:

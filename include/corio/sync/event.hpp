@@ -46,6 +46,12 @@ class event {
       }
     }
 
+    /// with_stop(ev.wait(), token): the same wait, given up when `token`
+    /// stops; it gives a result<void>.
+    friend wait_awaiter<true> rebind_stop(wait_awaiter&& a, std::stop_token token) noexcept {
+      return a.ev_.wait(std::move(token));
+    }
+
    private:
     friend class event;
     wait_awaiter(event& ev, std::stop_token token) noexcept

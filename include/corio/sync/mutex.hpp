@@ -81,6 +81,12 @@ class async_mutex {
       }
     }
 
+    /// with_stop(m.lock(), token): the same lock, given up when `token`
+    /// stops; it gives a result<guard>.
+    friend lock_awaiter<true> rebind_stop(lock_awaiter&& a, std::stop_token token) noexcept {
+      return a.m_.lock(std::move(token));
+    }
+
    private:
     friend class async_mutex;
     lock_awaiter(async_mutex& m, std::stop_token token) noexcept

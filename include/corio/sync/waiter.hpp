@@ -167,6 +167,9 @@ class wait_base {
       : w_(std::forward<A>(args)...), token_(std::move(token)) {}
   wait_base(const wait_base&) = delete;
   wait_base& operator=(const wait_base&) = delete;
+  // Only before the wait is awaited (nothing queued, no callback yet): a
+  // combinator such as with_timeout takes the awaiter by value.
+  wait_base(wait_base&& o) noexcept : w_(std::move(o.w_)), token_(std::move(o.token_)) {}
 
   // Runs a wait on the primitive guarded by `mu`. Under the lock,
   // `try_now(wakes)` either completes the wait (returns true, having set
