@@ -63,6 +63,10 @@ class write_half {
     return detail::transfer_all_awaiter<true>(
         sock_, reinterpret_cast<const std::byte*>(std::ranges::data(buf)), std::ranges::size(buf));
   }
+  /// Shuts down the sending direction: the peer reads its orderly end once
+  /// what was written has arrived; reading (through the read half) goes on.
+  /// Completes at once. errc::not_open on a closed stream.
+  result<void> shutdown() noexcept;
 
  private:
   friend class tcp_stream;
