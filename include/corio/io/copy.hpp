@@ -119,12 +119,12 @@ task<result<copy_totals>> copy_bidirectional(A& a, B& b, std::stop_token stop = 
   // Parameters, not captures: a coroutine lambda's captures die with the
   // lambda object, its parameters live in its frame.
   auto one_way = []<class From, class To>(From& from, To& to, std::uint64_t& count,
-                                          shared_state& st) -> task<void> {
-    auto copied = co_await copy(from, to, st.both.get_token(), &count);
+                                          shared_state& shared) -> task<void> {
+    auto copied = co_await copy(from, to, shared.both.get_token(), &count);
     result<void> done = copied ? to.shutdown() : result<void>(fail(copied.error()));
-    if (!done && !st.failed.exchange(true, std::memory_order_acq_rel)) {
-      st.error = done.error();
-      st.both.request_stop();
+    if (!done && !shared.failed.exchange(true, std::memory_order_acq_rel)) {
+      shared.error = done.error();
+      shared.both.request_stop();
     }
   };
   co_await when_all(one_way(a, b, totals.a_to_b, st), one_way(b, a, totals.b_to_a, st));
