@@ -205,7 +205,8 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
               "give up connecting to the target after this long")
       .flag("quiet", out.quiet, "no line per connection, only the summary");
   if (auto code = cli.parse(argc, argv)) return code;
-  out.connect_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(connect_seconds * 1000));
+  out.connect_timeout =
+      std::chrono::milliseconds(static_cast<std::int64_t>(connect_seconds * 1000));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   auto at = corio::net::endpoint::parse(host, port);

@@ -70,13 +70,17 @@ result<tcp_stream> tcp_stream::adopt(detail::native_socket h) noexcept {
   return tcp_stream(detail::sys::adopt(h));
 }
 
-detail::native_socket tcp_stream::release() noexcept { return release_core(sock_); }
+detail::native_socket tcp_stream::release() noexcept {
+  return release_core(sock_);
+}
 
 result<tcp_listener> tcp_listener::adopt(detail::native_socket h) noexcept {
   if (auto ok = detail::sys::take_foreign(h, true); !ok) return fail(ok.error());
   return tcp_listener(detail::sys::adopt(h));
 }
 
-detail::native_socket tcp_listener::release() noexcept { return release_core(sock_); }
+detail::native_socket tcp_listener::release() noexcept {
+  return release_core(sock_);
+}
 
 }  // namespace corio::net

@@ -1,11 +1,12 @@
 // tests/io/copy_test.cpp: copy() and copy_bidirectional(): an in-process
 // proxy carrying 10 MB each way with half-close in either order, errors,
 // cancellation, and streams other than TCP.
+#include "corio/io/copy.hpp"
+
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "corio/io/copy.hpp"
 #include "io/memory_stream.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
@@ -90,9 +91,9 @@ TEST_F(copy_test, StopCancelsBothDirections) {
       stop.request_stop();
     };
     io::copy_totals progress;
-    auto [totals, unused] = co_await when_all(
-        io::copy_bidirectional(front, back, stop.get_token(), &progress),
-        stopper(client, server, stop));
+    auto [totals, unused] =
+        co_await when_all(io::copy_bidirectional(front, back, stop.get_token(), &progress),
+                          stopper(client, server, stop));
     CO_ASSERT(!totals);
     EXPECT_EQ(totals.error(), std::errc::operation_canceled);
     EXPECT_EQ(progress.a_to_b, 5u);

@@ -52,7 +52,8 @@ task<result<request>> read_head(io::buffered_reader<net::tcp_stream>& in) {
     auto value = h->substr(colon + 1);
     while (value.starts_with(' ')) value.remove_prefix(1);
     if (equals_nocase(name, "content-length")) {
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), req.content_length);
+      auto [end, ec] =
+          std::from_chars(value.data(), value.data() + value.size(), req.content_length);
       if (ec != std::errc() || end != value.data() + value.size())
         co_return fail(std::errc::invalid_argument);
     } else if (equals_nocase(name, "connection")) {
@@ -83,18 +84,20 @@ task<void> serve_http(net::tcp_stream conn) {
     auto req = co_await read_head(in);
     if (!req) {
       if (req.error() == errc::limit_exceeded) {
-        (void)co_await out.write("HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                 "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        (void)co_await out.write(
+            "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            "Content-Length: 0\r\nConnection: close\r\n\r\n");
       } else if (req.error() == std::errc::invalid_argument) {
-        (void)co_await out.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-                                 "Connection: close\r\n\r\n");
+        (void)co_await out.write(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n");
       }
       break;  // also errc::end_of_stream: the client closed between requests
     }
     if (!co_await skip_body(in, req->content_length)) break;
-    const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " +
-                             std::to_string(req->target.size()) + "\r\n" +
-                             (req->keep_alive ? "" : "Connection: close\r\n") + "\r\n";
+    const std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(req->target.size()) + "\r\n" +
+        (req->keep_alive ? "" : "Connection: close\r\n") + "\r\n";
     if (!co_await out.write(head) || !co_await out.write(req->target)) co_return;
     // Pipelined requests already buffered are answered in the same write.
     if (in.buffered().empty() || !req->keep_alive) {
@@ -167,7 +170,8 @@ TEST_F(http_server_test, KeepAliveAndPipelining) {
     auto r2 = co_await read_response(in);
     CO_ASSERT(r2 && r2->status == 200);
     EXPECT_EQ(r2->body, "/second");
-    CO_ASSERT(co_await c.write_all(std::string_view("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")));
+    CO_ASSERT(
+        co_await c.write_all(std::string_view("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")));
     auto a = co_await read_response(in);
     auto b = co_await read_response(in);
     CO_ASSERT(a && b);
@@ -179,7 +183,8 @@ TEST_F(http_server_test, KeepAliveAndPipelining) {
 TEST_F(http_server_test, ConnectionCloseEndsTheConnection) {
   run(with_server([](net::tcp_stream& c) -> task<void> {
     io::buffered_reader in(c);
-    CO_ASSERT(co_await c.write_all(std::string_view("GET /bye HTTP/1.1\r\nConnection: close\r\n\r\n")));
+    CO_ASSERT(
+        co_await c.write_all(std::string_view("GET /bye HTTP/1.1\r\nConnection: close\r\n\r\n")));
     auto r = co_await read_response(in);
     CO_ASSERT(r.has_value());
     EXPECT_TRUE(r->close);
@@ -192,7 +197,8 @@ TEST_F(http_server_test, ConnectionCloseEndsTheConnection) {
 TEST_F(http_server_test, OversizedHeaderGets431) {
   run(with_server([](net::tcp_stream& c) -> task<void> {
     io::buffered_reader in(c);
-    const std::string huge = "GET / HTTP/1.1\r\nX-Big: " + std::string(2 * max_line, 'a') + "\r\n\r\n";
+    const std::string huge =
+        "GET / HTTP/1.1\r\nX-Big: " + std::string(2 * max_line, 'a') + "\r\n\r\n";
     CO_ASSERT(co_await c.write_all(huge));
     auto r = co_await read_response(in);
     CO_ASSERT(r.has_value());

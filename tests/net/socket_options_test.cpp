@@ -27,12 +27,20 @@ class socket_options_test : public runtime_test {};
 
 #ifdef _WIN32
 using os_socket = SOCKET;
-os_socket os(detail::native_socket h) { return static_cast<SOCKET>(h); }
-void os_close(detail::native_socket h) { ::closesocket(os(h)); }
+os_socket os(detail::native_socket h) {
+  return static_cast<SOCKET>(h);
+}
+void os_close(detail::native_socket h) {
+  ::closesocket(os(h));
+}
 #else
 using os_socket = int;
-os_socket os(detail::native_socket h) { return static_cast<int>(h); }
-void os_close(detail::native_socket h) { ::close(os(h)); }
+os_socket os(detail::native_socket h) {
+  return static_cast<int>(h);
+}
+void os_close(detail::native_socket h) {
+  ::close(os(h));
+}
 #endif
 
 int get_int(detail::native_socket h, int level, int name) {
@@ -95,7 +103,8 @@ TEST_F(socket_options_test, BufferSizes) {
     CO_ASSERT(snd && rcv);
     EXPECT_GE(*snd, 96u * 1024);
     EXPECT_GE(*rcv, 80u * 1024);
-    EXPECT_EQ(*snd, static_cast<std::size_t>(get_int(client.native_handle(), SOL_SOCKET, SO_SNDBUF)));
+    EXPECT_EQ(*snd,
+              static_cast<std::size_t>(get_int(client.native_handle(), SOL_SOCKET, SO_SNDBUF)));
   }());
 }
 

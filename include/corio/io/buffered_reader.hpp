@@ -41,8 +41,7 @@ class buffered_reader {
         buf_(owned_.get(), std::max<std::size_t>(capacity, 1)) {}
   /// A reader over `s` using the caller's `storage` (which must outlive it;
   /// not empty) as its buffer: allocates nothing.
-  buffered_reader(Stream& s, std::span<std::byte> storage) noexcept
-      : stream_(&s), buf_(storage) {}
+  buffered_reader(Stream& s, std::span<std::byte> storage) noexcept : stream_(&s), buf_(storage) {}
 
   buffered_reader(buffered_reader&&) noexcept = default;
   buffered_reader& operator=(buffered_reader&&) noexcept = default;
@@ -92,8 +91,7 @@ class buffered_reader {
   /// errc::end_of_stream when the stream ended with nothing buffered, and
   /// errc::unexpected_eof when it ended in the middle of a record; in all
   /// three cases what was read stays in buffered().
-  task<result<std::span<const std::byte>>> read_until(std::string_view delimiter,
-                                                      std::size_t max) {
+  task<result<std::span<const std::byte>>> read_until(std::string_view delimiter, std::size_t max) {
     const std::size_t limit = std::min(max, buf_.size());
     const auto* delim = reinterpret_cast<const std::byte*>(delimiter.data());
     std::size_t scanned = 0;  // bytes after begin_ already searched
@@ -153,7 +151,8 @@ class buffered_reader {
       result<std::size_t> n;
       if (left >= buf_.size()) {
         auto aw = stream_->read(out.subspan(done));
-        if (detail::stop_checked<decltype(aw)>(stop_)) co_return fail(std::errc::operation_canceled);
+        if (detail::stop_checked<decltype(aw)>(stop_))
+          co_return fail(std::errc::operation_canceled);
         n = co_await detail::bind_stop(std::move(aw), stop_);
         if (n) done += *n;
       } else {
@@ -175,7 +174,8 @@ class buffered_reader {
     if (end_ == begin_) {
       if (out.size() >= buf_.size()) {
         auto aw = stream_->read(out);
-        if (detail::stop_checked<decltype(aw)>(stop_)) co_return fail(std::errc::operation_canceled);
+        if (detail::stop_checked<decltype(aw)>(stop_))
+          co_return fail(std::errc::operation_canceled);
         co_return co_await detail::bind_stop(std::move(aw), stop_);
       }
       auto n = co_await fill();

@@ -38,8 +38,7 @@ class buffered_writer {
         buf_(owned_.get(), std::max<std::size_t>(capacity, 1)) {}
   /// A writer over `s` using the caller's `storage` (which must outlive it;
   /// not empty) as its buffer: allocates nothing.
-  buffered_writer(Stream& s, std::span<std::byte> storage) noexcept
-      : stream_(&s), buf_(storage) {}
+  buffered_writer(Stream& s, std::span<std::byte> storage) noexcept : stream_(&s), buf_(storage) {}
 
   buffered_writer(buffered_writer&&) noexcept = default;
   buffered_writer& operator=(buffered_writer&&) noexcept = default;
@@ -84,9 +83,7 @@ class buffered_writer {
 
   /// Flushes, then shuts down the stream's sending side (the peer reads
   /// its end).
-  task<result<void>> shutdown()
-    requires half_closable<Stream>
-  {
+  task<result<void>> shutdown() requires half_closable<Stream> {
     if (auto sent = co_await flush(); !sent) co_return sent;
     co_return stream_->shutdown();
   }

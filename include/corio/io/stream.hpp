@@ -19,7 +19,9 @@ namespace corio::io {
 namespace detail {
 
 template <class A>
-concept has_member_co_await = requires(A&& a) { std::forward<A>(a).operator co_await(); };
+concept has_member_co_await = requires(A&& a) {
+  std::forward<A>(a).operator co_await();
+};
 
 // What `co_await a` yields, for an awaiter or an awaitable with a member
 // operator co_await (task).
@@ -40,7 +42,7 @@ using await_result_t = typename await_result<std::remove_cvref_t<A>>::type;
 /// awaitable of result<std::size_t> (0 bytes: the peer's orderly end).
 template <class S>
 concept readable_stream = requires(S& s, std::span<std::byte> buf) {
-  { s.read(buf) };
+  {s.read(buf)};
   requires std::same_as<detail::await_result_t<decltype(s.read(buf))>, result<std::size_t>>;
 };
 
@@ -48,7 +50,7 @@ concept readable_stream = requires(S& s, std::span<std::byte> buf) {
 /// gives an awaitable of result<void> that writes all of it, in order.
 template <class S>
 concept writable_stream = requires(S& s, std::span<const std::byte> buf) {
-  { s.write_all(buf) };
+  {s.write_all(buf)};
   requires std::same_as<detail::await_result_t<decltype(s.write_all(buf))>, result<void>>;
 };
 
@@ -64,11 +66,11 @@ concept half_closable = writable_stream<S> && requires(S& s) {
 /// buffered_writer uses it, when the stream has it, for a large write that
 /// follows buffered bytes.
 template <class S>
-concept gather_writable_stream =
-    writable_stream<S> && requires(S& s, std::span<const std::span<const std::byte>> bufs) {
-      { s.write_all(bufs) };
-      requires std::same_as<detail::await_result_t<decltype(s.write_all(bufs))>, result<void>>;
-    };
+concept gather_writable_stream = writable_stream<S> &&
+    requires(S& s, std::span<const std::span<const std::byte>> bufs) {
+  {s.write_all(bufs)};
+  requires std::same_as<detail::await_result_t<decltype(s.write_all(bufs))>, result<void>>;
+};
 
 namespace detail {
 
