@@ -8,6 +8,7 @@
 
 #include "corio/io/buffered_reader.hpp"
 #include "corio/io/buffered_writer.hpp"
+#include "corio/io/copy.hpp"
 #include "io/memory_stream.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
@@ -19,6 +20,16 @@ using io::buffered_reader;
 using io::buffered_writer;
 
 class buffered_test : public runtime_test {};
+
+// The stream concepts: TCP streams and their halves, and the buffered
+// types themselves (a reader is readable, a writer writable).
+static_assert(io::duplex_stream<net::tcp_stream>);
+static_assert(io::readable_stream<net::read_half>);
+static_assert(io::half_closable<net::write_half>);
+static_assert(io::readable_stream<buffered_reader<net::tcp_stream>>);
+static_assert(io::writable_stream<buffered_writer<net::write_half>>);
+static_assert(io::gather_writable_stream<gather_memory_stream>);
+static_assert(!io::writable_stream<net::read_half>);
 
 // Reads every line of `chunks` with a reader of `capacity` bytes.
 task<std::vector<std::string>> lines_of(std::deque<std::string> chunks, std::size_t capacity) {
@@ -68,6 +79,27 @@ TEST_F(buffered_test, MultiByteDelimiterSplitAtEveryPoint) {
       EXPECT_EQ(text_of(body), "body");
     }(msg, i, head));
   }
+}
+
+TEST_F(buffered_test, PeekLooksAheadWithoutConsuming) {
+  run([]() -> task<void> {
+    memory_stream s{.chunks = {"\x16", "\x03", "\x01rest"}};
+    buffered_reader r(s, 16);
+    auto head = co_await r.peek(3);  // three reads, nothing consumed
+    CO_ASSERT(head.has_value());
+    EXPECT_EQ(text_of(*head), "\x16\x03\x01rest");
+    EXPECT_EQ(s.reads, 3u);
+    auto too_far = co_await r.peek(17);
+    CO_ASSERT(!too_far);
+    EXPECT_EQ(too_far.error(), errc::limit_exceeded);
+    // At the end, what there is.
+    auto all = co_await r.peek(16);
+    CO_ASSERT(all.has_value());
+    EXPECT_EQ(all->size(), 7u);
+    auto line = co_await r.read_until("rest", 16);
+    CO_ASSERT(line.has_value());
+    EXPECT_EQ(text_of(*line), "\x16\x03\x01rest");
+  }());
 }
 
 TEST_F(buffered_test, LineOverTheLimitKeepsWhatWasRead) {

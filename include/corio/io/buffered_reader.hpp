@@ -83,6 +83,22 @@ class buffered_reader {
     co_return n;
   }
 
+  /// Reads until at least `n` bytes are buffered (or the stream ends) and
+  /// resumes with a view of everything buffered, consuming nothing: a look
+  /// ahead (sniffing a protocol's first bytes). The view is shorter than
+  /// `n` only when the stream ended first. Fails with errc::limit_exceeded
+  /// when `n` is larger than capacity().
+  task<result<std::span<const std::byte>>> peek(std::size_t n) {
+    if (n > buf_.size()) co_return fail(errc::limit_exceeded);
+    while (end_ - begin_ < n) {
+      if (begin_ + n > buf_.size()) compact();
+      auto got = co_await fill();
+      if (!got) co_return fail(got.error());
+      if (*got == 0) break;
+    }
+    co_return buffered();
+  }
+
   /// Reads up to and including the first `delimiter` (one or more bytes,
   /// not empty), searching at most min(max, capacity()) bytes. Resumes with
   /// a view of the record, delimiter included, which is consumed; the view
