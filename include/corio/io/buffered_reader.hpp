@@ -43,6 +43,8 @@ class buffered_reader {
   /// not empty) as its buffer: allocates nothing.
   buffered_reader(Stream& s, std::span<std::byte> storage) noexcept : stream_(&s), buf_(storage) {}
 
+  /// Moves the buffer and its contents; the moved-from object may only be
+  /// destroyed or assigned to.
   buffered_reader(buffered_reader&&) noexcept = default;
   buffered_reader& operator=(buffered_reader&&) noexcept = default;
 

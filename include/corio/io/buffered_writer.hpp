@@ -40,6 +40,8 @@ class buffered_writer {
   /// not empty) as its buffer: allocates nothing.
   buffered_writer(Stream& s, std::span<std::byte> storage) noexcept : stream_(&s), buf_(storage) {}
 
+  /// Moves the buffer and its contents; the moved-from object may only be
+  /// destroyed or assigned to.
   buffered_writer(buffered_writer&&) noexcept = default;
   buffered_writer& operator=(buffered_writer&&) noexcept = default;
 
