@@ -26,6 +26,12 @@ enum class errc {
   not_open,
   /// A read_exact found the end of the stream before the buffer was full.
   unexpected_eof,
+  /// A buffered read (read_until, read_line) found no delimiter within its
+  /// limit. What was read stays buffered (corio/io/buffered_reader.hpp).
+  limit_exceeded,
+  /// A buffered read_until / read_line found the stream's orderly end with
+  /// nothing buffered: the peer closed between two messages.
+  end_of_stream,
 };
 
 /// The category of corio::errc.

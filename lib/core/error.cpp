@@ -17,6 +17,8 @@ class category final : public std::error_category {
       case errc::invalid_endpoint: return "invalid endpoint (expected 1.2.3.4:port or [v6]:port)";
       case errc::not_open: return "the object is not open";
       case errc::unexpected_eof: return "the stream ended before the buffer was filled";
+      case errc::limit_exceeded: return "no delimiter within the size limit (the data stays buffered)";
+      case errc::end_of_stream: return "the stream ended (orderly close between messages)";
     }
     return "unknown corio error";
   }
@@ -27,6 +29,8 @@ class category final : public std::error_category {
       case errc::invalid_endpoint: return std::errc::invalid_argument;
       case errc::not_open: return std::errc::bad_file_descriptor;
       case errc::unexpected_eof: return {ev, *this};
+      case errc::limit_exceeded: return std::errc::message_size;
+      case errc::end_of_stream: return {ev, *this};
     }
     return {ev, *this};
   }

@@ -52,6 +52,11 @@ result<void> tcp_stream::shutdown(shutdown_how how) noexcept {
   return r;
 }
 
+result<void> write_half::shutdown() noexcept {
+  if (!sock_) return fail(errc::not_open);
+  return detail::sys::shutdown(sock_->handle, tcp_stream::shutdown_how::send);
+}
+
 result<void> tcp_stream::set_nodelay(bool on) noexcept {
   if (!sock_) return fail(errc::not_open);
   return detail::sys::set_nodelay(sock_->handle, on);

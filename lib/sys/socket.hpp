@@ -54,4 +54,18 @@ result<void> set_nodelay(native_socket h, bool on) noexcept;
 /// on Windows. Used by socket_closer when a socket is closed in use.
 void abort_pending(native_socket h) noexcept;
 
+// ---- Socket options and foreign sockets (net/socket_options.cpp) ----
+result<void> set_keepalive(native_socket h, const net::keepalive_options& options) noexcept;
+/// SO_LINGER: on with `seconds`, or off.
+result<void> set_linger(native_socket h, bool on, int seconds) noexcept;
+/// SO_SNDBUF (`send`) or SO_RCVBUF.
+result<void> set_buffer_size(native_socket h, bool send, std::size_t bytes) noexcept;
+result<std::size_t> buffer_size(native_socket h, bool send) noexcept;
+/// Readies a socket made outside corio: checks that it is a stream socket
+/// (and listening, when `listening`), makes it non-blocking (POSIX), counts
+/// it as open (Windows). Leaves `h` as it was on failure.
+result<void> take_foreign(native_socket h, bool listening) noexcept;
+/// For a socket that leaves corio without being closed (release()).
+void disown_handle(native_socket h) noexcept;
+
 }  // namespace corio::detail::sys

@@ -22,6 +22,8 @@
 #include <span>
 #include <vector>
 
+#include "corio/io/buffered_reader.hpp"
+#include "corio/io/buffered_writer.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 
@@ -424,6 +426,41 @@ TEST_F(alloc_test, SteadyStateAcceptAllocatesNothing) {
       << connections << " accepts, closed on the accepting worker: " << same_worker.describe();
   EXPECT_EQ(other.count(), 0) << connections
                               << " accepts, closed on another worker: " << other.describe();
+}
+
+// Buffered reads (read_line, read_until, read_exact, each a coroutine
+// whose frame comes from the worker's cache) and buffered writes with
+// flush: the buffers are allocated once, with the reader and the writer.
+TEST_F(alloc_test, SteadyStateBufferedReadsAndWritesAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    io::buffered_reader reader(server, 4096);
+    io::buffered_writer writer(client, 4096);
+    std::stop_source stopper;
+    reader.set_stop_token(stopper.get_token());  // reads under with_stop
+    auto exchange = [&](int n, bool& ok) -> task<void> {
+      std::array<std::byte, 4> body;
+      for (int i = 0; i < n && ok; ++i) {
+        auto w = co_await writer.write(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\nbody"));
+        auto f = co_await writer.flush();
+        auto line = co_await reader.read_line(256);
+        auto head = co_await reader.read_until("\r\n\r\n", 256);
+        auto rest = co_await reader.read_exact(body);
+        ok = w && f && line && *line == "GET / HTTP/1.1" && head && head->size() == 11 && rest;
+      }
+    };
+    bool ok = true;
+    co_await exchange(100, ok);
+    CO_ASSERT(ok);
+    auto counted = exchange(1000, ok);  // its own frame is allocated here
+    window.start();
+    co_await std::move(counted);
+    window.stop();
+    EXPECT_TRUE(ok) << "a buffered exchange failed";
+    EXPECT_EQ(window.count(), 0) << "1,000 buffered writes+flushes and 3,000 buffered reads: "
+                                 << window.describe();
+  }(window));
 }
 
 }  // namespace

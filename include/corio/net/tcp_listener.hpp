@@ -13,7 +13,9 @@ struct listen_options {
   int backlog = 1024;
   /// SO_REUSEADDR (always on POSIX: restart without TIME_WAIT trouble).
   bool reuse_address = true;
-  /// SO_REUSEPORT: several listeners (processes) share one port. Linux only.
+  /// SO_REUSEPORT: several listeners (processes) share one port and the
+  /// kernel spreads new connections over them. Linux only: bind fails with
+  /// std::errc::not_supported on Windows.
   bool reuse_port = false;
 };
 
@@ -57,6 +59,16 @@ class tcp_listener {
   }
 
   result<endpoint> local_endpoint() const noexcept;
+
+  /// Takes ownership of a socket made elsewhere that is already listening
+  /// (a systemd or inetd socket, a parent process's). On POSIX it is made
+  /// non-blocking. Fails, leaving `h` open and the caller's, with
+  /// std::errc::not_a_socket, or std::errc::invalid_argument for a socket
+  /// that is not a listening stream socket.
+  static result<tcp_listener> adopt(detail::native_socket h) noexcept;
+  /// Gives up the socket without closing it (see tcp_stream::release).
+  detail::native_socket release() noexcept;
+
   void close() noexcept { sock_.reset(); }
   bool is_open() const noexcept { return sock_ != nullptr; }
   detail::native_socket native_handle() const noexcept {

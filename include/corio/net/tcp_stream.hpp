@@ -1,11 +1,14 @@
 // corio/net/tcp_stream.hpp: a connected TCP socket.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <span>
 
 #include "corio/detail/socket.hpp"
 #include "corio/net/endpoint.hpp"
+#include "corio/net/socket_options.hpp"
 #include "corio/result.hpp"
 #include "corio/task.hpp"
 
@@ -88,6 +91,10 @@ class write_half {
   auto write_all(std::span<io_slice> slices) noexcept {
     return detail::gather_awaiter(sock_, {slices.data(), slices.size()});
   }
+  /// Shuts down the sending direction: the peer reads its orderly end once
+  /// what was written has arrived; reading (through the read half) goes on.
+  /// Completes at once. errc::not_open on a closed stream.
+  result<void> shutdown() noexcept;
 
  private:
   friend class tcp_stream;
@@ -205,6 +212,44 @@ class tcp_stream {
   detail::native_socket native_handle() const noexcept {
     return sock_ ? sock_->handle : detail::invalid_socket;
   }
+
+  // ---- Socket options (types in corio/net/socket_options.hpp) ----
+  // Each completes at once, on the calling thread; errc::not_open on a
+  // closed stream, std::errc::not_supported where the OS lacks the option.
+
+  /// Turns TCP keep-alive on (with the given timings) or off.
+  result<void> set_keepalive(const keepalive_options& options) noexcept;
+  /// SO_LINGER: with a timeout, closing waits up to it for unsent data to
+  /// go out (a timeout of 0 makes close() send a reset and drop unsent
+  /// data); std::nullopt (the default) closes in the background.
+  result<void> set_linger(std::optional<std::chrono::seconds> timeout) noexcept;
+  /// Closes the stream with a reset (RST) instead of an orderly close: the
+  /// peer's reads and writes fail with connection_reset; unsent data is
+  /// dropped. Like close(), not while an operation is in flight. The stream
+  /// is closed even when setting the linger option failed (the error is
+  /// returned and the close was then orderly).
+  result<void> close_with_reset() noexcept;
+  /// SO_SNDBUF / SO_RCVBUF. The OS may round the size (Linux doubles it,
+  /// for its own bookkeeping, in what the getters report).
+  result<void> set_send_buffer_size(std::size_t bytes) noexcept;
+  result<void> set_receive_buffer_size(std::size_t bytes) noexcept;
+  result<std::size_t> send_buffer_size() const noexcept;
+  result<std::size_t> receive_buffer_size() const noexcept;
+
+  /// Takes ownership of a connected TCP socket made elsewhere (another
+  /// library, an inherited descriptor). On POSIX it is made non-blocking;
+  /// on Windows it must be an overlapped socket (socket() and WSASocket
+  /// with WSA_FLAG_OVERLAPPED make those) not yet tied to another
+  /// completion port. Fails, leaving `h` open and the caller's, with
+  /// std::errc::not_a_socket, or std::errc::invalid_argument for a socket
+  /// that is not a stream socket.
+  static result<tcp_stream> adopt(detail::native_socket h) noexcept;
+  /// Gives up the socket without closing it and returns it (invalid_socket
+  /// for a closed stream); the stream is closed afterwards. Not while an
+  /// operation is in flight. On Windows the socket stays tied to this
+  /// runtime's completion port (Windows cannot undo that): use it with
+  /// blocking calls, or adopt it into this same runtime again.
+  detail::native_socket release() noexcept;
 
  private:
   detail::socket_ptr sock_;

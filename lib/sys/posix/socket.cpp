@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 
 namespace corio::detail::sys {
@@ -94,6 +97,75 @@ void abort_pending(native_socket h) noexcept {
   // it sticks: a later call fails or sees the end at once.
   (void)::shutdown(static_cast<int>(h), SHUT_RDWR);
 }
+
+namespace {
+result<void> set_int(native_socket h, int level, int name, int value) noexcept {
+  if (::setsockopt(static_cast<int>(h), level, name, &value, sizeof value) != 0)
+    return fail(last_error());
+  return {};
+}
+result<int> get_int(native_socket h, int level, int name) noexcept {
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (::getsockopt(static_cast<int>(h), level, name, &value, &len) != 0) return fail(last_error());
+  return value;
+}
+// Seconds as the int the options take (at least 1: 0 means "keep the default").
+int whole_seconds(std::chrono::seconds s) noexcept {
+  return static_cast<int>(std::clamp<std::int64_t>(s.count(), 1, 0x7fffffff));
+}
+}  // namespace
+
+result<void> set_keepalive(native_socket h, const net::keepalive_options& o) noexcept {
+  if (auto ok = set_int(h, SOL_SOCKET, SO_KEEPALIVE, o.enabled ? 1 : 0); !ok || !o.enabled)
+    return ok;
+  if (o.idle.count() > 0) {
+    if (auto ok = set_int(h, IPPROTO_TCP, TCP_KEEPIDLE, whole_seconds(o.idle)); !ok) return ok;
+  }
+  if (o.interval.count() > 0) {
+    if (auto ok = set_int(h, IPPROTO_TCP, TCP_KEEPINTVL, whole_seconds(o.interval)); !ok)
+      return ok;
+  }
+  if (o.count > 0) return set_int(h, IPPROTO_TCP, TCP_KEEPCNT, o.count);
+  return {};
+}
+
+result<void> set_linger(native_socket h, bool on, int seconds) noexcept {
+  linger l{};
+  l.l_onoff = on ? 1 : 0;
+  l.l_linger = on ? seconds : 0;
+  if (::setsockopt(static_cast<int>(h), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0)
+    return fail(last_error());
+  return {};
+}
+
+result<void> set_buffer_size(native_socket h, bool send, std::size_t bytes) noexcept {
+  const int v = static_cast<int>(std::min<std::size_t>(bytes, 0x7fffffff));
+  return set_int(h, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, v);
+}
+
+result<std::size_t> buffer_size(native_socket h, bool send) noexcept {
+  auto v = get_int(h, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF);
+  if (!v) return fail(v.error());
+  return static_cast<std::size_t>(*v);
+}
+
+result<void> take_foreign(native_socket h, bool listening) noexcept {
+  auto type = get_int(h, SOL_SOCKET, SO_TYPE);
+  if (!type) return fail(type.error());  // ENOTSOCK, EBADF
+  if (*type != SOCK_STREAM) return fail(std::errc::invalid_argument);
+  auto accepting = get_int(h, SOL_SOCKET, SO_ACCEPTCONN);
+  if (!accepting) return fail(accepting.error());
+  if ((*accepting != 0) != listening) return fail(std::errc::invalid_argument);
+  const int fd = static_cast<int>(h);
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return fail(last_error());
+  // Close-on-exec, as corio's own sockets are: best effort.
+  (void)::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  return {};
+}
+
+void disown_handle(native_socket) noexcept {}
 
 }  // namespace corio::detail::sys
 

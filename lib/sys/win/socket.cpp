@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -280,6 +281,94 @@ void abort_pending(native_socket h) noexcept {
   // to shut down: an AcceptEx issued after the cancel is not caught.)
   (void)::shutdown(s, SD_BOTH);
   (void)::CancelIoEx(reinterpret_cast<HANDLE>(s), nullptr);
+}
+
+namespace {
+result<void> set_opt(native_socket h, int level, int name, const void* v, int size) noexcept {
+  if (::setsockopt(win::to_socket(h), level, name, static_cast<const char*>(v), size) != 0)
+    return fail(last_error());
+  return {};
+}
+result<int> get_int(native_socket h, int level, int name) noexcept {
+  int value = 0;
+  int len = sizeof value;
+  if (::getsockopt(win::to_socket(h), level, name, reinterpret_cast<char*>(&value), &len) != 0)
+    return fail(last_error());
+  return value;
+}
+// Milliseconds as SIO_KEEPALIVE_VALS takes them, or `fallback` for 0.
+ULONG keepalive_ms(std::chrono::seconds s, ULONG fallback) noexcept {
+  if (s.count() <= 0) return fallback;
+  return static_cast<ULONG>(std::min<std::int64_t>(s.count(), 0x7fffffff / 1000) * 1000);
+}
+}  // namespace
+
+result<void> set_keepalive(native_socket h, const net::keepalive_options& o) noexcept {
+  const BOOL on = o.enabled ? TRUE : FALSE;
+  if (auto ok = set_opt(h, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on); !ok || !o.enabled) return ok;
+  if (o.idle.count() > 0 || o.interval.count() > 0) {
+    // mstcpip.h's tcp_keepalive, spelled out: both timings at once, in ms;
+    // Windows' defaults stand in for the one not given.
+    struct {
+      ULONG onoff;
+      ULONG keepalivetime;
+      ULONG keepaliveinterval;
+    } vals{1, keepalive_ms(o.idle, 2 * 60 * 60 * 1000), keepalive_ms(o.interval, 1000)};
+    constexpr DWORD sio_keepalive_vals = _WSAIOW(IOC_VENDOR, 4);  // SIO_KEEPALIVE_VALS
+    DWORD bytes = 0;
+    if (::WSAIoctl(win::to_socket(h), sio_keepalive_vals, &vals, sizeof vals, nullptr, 0, &bytes,
+                   nullptr, nullptr) != 0)
+      return fail(last_error());
+  }
+  if (o.count > 0) {
+    // Windows 10 1703+; MinGW's headers lack the name (the SDK's value).
+#ifndef TCP_KEEPCNT
+    constexpr int TCP_KEEPCNT = 16;
+#endif
+    const DWORD count = static_cast<DWORD>(o.count);
+    if (auto ok = set_opt(h, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count); !ok) {
+      // An older system (or Wine) that does not know the option.
+      if (ok.error() == std::errc::no_protocol_option || ok.error() == std::errc::invalid_argument)
+        return fail(std::errc::not_supported);
+      return ok;
+    }
+  }
+  return {};
+}
+
+result<void> set_linger(native_socket h, bool on, int seconds) noexcept {
+  linger l{};
+  l.l_onoff = on ? 1 : 0;
+  l.l_linger = static_cast<u_short>(on ? std::clamp(seconds, 0, 0xffff) : 0);
+  return set_opt(h, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+result<void> set_buffer_size(native_socket h, bool send, std::size_t bytes) noexcept {
+  const int v = static_cast<int>(std::min<std::size_t>(bytes, 0x7fffffff));
+  return set_opt(h, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, &v, sizeof v);
+}
+
+result<std::size_t> buffer_size(native_socket h, bool send) noexcept {
+  auto v = get_int(h, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF);
+  if (!v) return fail(v.error());
+  return static_cast<std::size_t>(*v);
+}
+
+result<void> take_foreign(native_socket h, bool listening) noexcept {
+  if (auto ws = win::winsock(); !ws) return fail(ws.error());
+  auto type = get_int(h, SOL_SOCKET, SO_TYPE);
+  if (!type) return fail(type.error());  // WSAENOTSOCK
+  if (*type != SOCK_STREAM) return fail(std::errc::invalid_argument);
+  auto accepting = get_int(h, SOL_SOCKET, SO_ACCEPTCONN);
+  if (!accepting) return fail(accepting.error());
+  if ((*accepting != 0) != listening) return fail(std::errc::invalid_argument);
+  if (!win::packable(win::to_socket(h))) return fail(std::errc::not_supported);  // see open_tcp
+  win::open_sockets.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+void disown_handle(native_socket) noexcept {
+  win::open_sockets.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace sys
