@@ -26,6 +26,9 @@ enum class errc {
   not_open,
   /// A read_exact found the end of the stream before the buffer was full.
   unexpected_eof,
+  /// The runtime is shutting down: a task handed to it was not started, or
+  /// was given up on (compares equal to std::errc::operation_canceled).
+  shut_down,
 };
 
 /// The category of corio::errc.

@@ -17,6 +17,7 @@ class category final : public std::error_category {
       case errc::invalid_endpoint: return "invalid endpoint (expected 1.2.3.4:port or [v6]:port)";
       case errc::not_open: return "the object is not open";
       case errc::unexpected_eof: return "the stream ended before the buffer was filled";
+      case errc::shut_down: return "the runtime is shutting down";
     }
     return "unknown corio error";
   }
@@ -27,6 +28,7 @@ class category final : public std::error_category {
       case errc::invalid_endpoint: return std::errc::invalid_argument;
       case errc::not_open: return std::errc::bad_file_descriptor;
       case errc::unexpected_eof: return {ev, *this};
+      case errc::shut_down: return std::errc::operation_canceled;
     }
     return {ev, *this};
   }
