@@ -100,20 +100,24 @@ unsigned runtime::threads() const noexcept { return impl_->size(); }
 std::int64_t runtime::operations_in_flight() const noexcept { return impl_->in_flight(); }
 
 bool runtime::launch(detail::spawned_base& st, std::coroutine_handle<> h, bool on_first_worker) {
+  if (!impl_) return false;  // moved from: refused like a shut-down runtime
   return impl_->root().admit(st, [&] {
     (on_first_worker ? impl_->at(0) : impl_->next_worker()).schedule(h);
   });
 }
 
-std::stop_token runtime::stop_token() const noexcept { return impl_->root().token(); }
+std::stop_token runtime::stop_token() const noexcept {
+  return impl_ ? impl_->root().token() : std::stop_token{};
+}
 
 shutdown_report runtime::shutdown(std::chrono::milliseconds grace) {
+  if (!impl_) return {};
   check_not_worker("runtime::shutdown");
   return impl_->shutdown(grace);
 }
 
 void runtime::check_not_worker(const char* what) const {
-  if (impl_->owns_current_thread())
+  if (impl_ && impl_->owns_current_thread())
     throw std::logic_error(std::string("corio: ") + what + " called on one of its own workers");
 }
 

@@ -322,6 +322,20 @@ TEST(runtime_destroy, BlockOnOfATaskThatIgnoresStopReturnsAnError) {
   EXPECT_EQ(got, errc::shut_down);
 }
 
+TEST(spawn_moved, AMovedFromRuntimeRefusesWorkInsteadOfCrashing) {
+  watchdog dog(30s);
+  auto rt = make_runtime(1);
+  runtime moved = std::move(rt);
+  auto refused = rt.spawn(answer(counted{}));  // NOLINT(bugprone-use-after-move): the point
+  auto r = refused.wait();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::shut_down);
+  EXPECT_EQ(rt.shutdown().abandoned, 0u);
+  auto ok = moved.spawn(answer()).wait();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, 42);
+}
+
 TEST_F(spawn_test, ShutdownOnAWorkerIsRefused) {
   run([](runtime& rt) -> task<void> {
     EXPECT_THROW((void)rt.shutdown(), std::logic_error);
