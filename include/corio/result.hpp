@@ -32,6 +32,9 @@ enum class errc {
   /// A buffered read_until / read_line found the stream's orderly end with
   /// nothing buffered: the peer closed between two messages.
   end_of_stream,
+  /// The runtime is shutting down: a task handed to it was not started, or
+  /// was given up on (compares equal to std::errc::operation_canceled).
+  shut_down,
 };
 
 /// The category of corio::errc.

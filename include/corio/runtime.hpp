@@ -1,14 +1,16 @@
 // corio/runtime.hpp: the worker threads that run coroutines and their I/O.
 #pragma once
 
-#include <condition_variable>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <optional>
+#include <stop_token>
 #include <string_view>
+#include <system_error>
 
 #include "corio/detail/detached.hpp"
+#include "corio/join_handle.hpp"
 #include "corio/result.hpp"
 #include "corio/task.hpp"
 
@@ -33,6 +35,21 @@ struct runtime_options {
   unsigned threads = 0;
   /// Which backend to use; `automatic` probes (see docs/backends.md).
   backend_kind backend = backend_kind::automatic;
+  /// How long shutdown (and the destructor) waits, after stopping the root
+  /// token, for tasks that have not ended before giving up on them.
+  std::chrono::milliseconds abandon_after = std::chrono::seconds(5);
+};
+
+/// What runtime::shutdown found: how the tasks running when it began ended.
+struct shutdown_report {
+  /// Ended on their own during the grace period.
+  std::size_t finished = 0;
+  /// Ended after the root token was stopped.
+  std::size_t stopped = 0;
+  /// Still running `abandon_after` later: never resumed again, their frames
+  /// leaked rather than freed under an operation that may still name them.
+  /// Their handles and block_on calls got errc::shut_down.
+  std::size_t abandoned = 0;
 };
 
 namespace detail {
@@ -40,9 +57,11 @@ class runtime_impl;
 }
 
 /// A set of worker threads, each running coroutines and completing their
-/// I/O. Embeddable: the application keeps its own main thread and hands
-/// work to the runtime with block_on. Destroying the runtime stops and joins
-/// the workers.
+/// I/O. Embeddable: the application keeps its own threads and hands work to
+/// the runtime with spawn (from any thread; a join_handle brings the result
+/// back) or block_on. Every task so started belongs to the runtime's root
+/// scope, which shutdown() joins. Destroying the runtime is shutdown() with
+/// no grace period (see docs/embedding.md).
 class runtime {
  public:
   /// Starts the workers. Fails (never throws, never exits) when no backend
@@ -56,8 +75,42 @@ class runtime {
   /// Runs `t` on a worker and blocks the calling thread until it ends;
   /// returns its value or rethrows its exception. Must not be called from a
   /// worker thread of this runtime (std::logic_error: it would deadlock).
+  /// The task belongs to the root scope: to end when the runtime shuts down,
+  /// it awaits its operations under `with_stop(op, rt.stop_token())`. If the
+  /// runtime refused it (shutting down), stopped it before it started, or
+  /// gave up on it, block_on throws std::system_error with
+  /// errc::shut_down or std::errc::operation_canceled.
   template <class T>
   T block_on(task<T> t);
+
+  /// Starts `t` on the next worker (round-robin) and returns at once, from
+  /// any thread: a runtime worker or a plain thread. The task belongs to
+  /// the root scope; the handle brings its result or exception back (see
+  /// join_handle) and dropping it detaches. After shutdown has begun the
+  /// task is refused: it never runs, and the handle holds errc::shut_down.
+  template <class T>
+  join_handle<T> spawn(task<T> t);
+
+  /// As spawn(task), for `f(std::stop_token) -> task<T>`: `f` gets the
+  /// task's own token (stopped by the handle's cancel() and by shutdown),
+  /// and `f` itself (a lambda's captures) lives until the task has ended,
+  /// so a capturing coroutine lambda is safe here.
+  template <detail::token_task_factory F>
+  join_handle<detail::factory_value_t<F>> spawn(F f);
+
+  /// The root scope's token, stopped by shutdown() once the grace period
+  /// is over. Tasks handed to block_on or spawn(task) watch it to end then.
+  std::stop_token stop_token() const noexcept;
+
+  /// Any thread but this runtime's workers (std::logic_error). Refuses new
+  /// tasks (spawn's handles and block_on report errc::shut_down), lets the
+  /// running ones go on for `grace`, stops the root token (every spawned
+  /// task's token), waits up to runtime_options::abandon_after for them to
+  /// end, gives up on what is left, and joins the workers. Every block_on
+  /// in progress returns: its task's result if it ended, else an error.
+  /// A later call (or the destructor) waits for the first and reports
+  /// nothing.
+  shutdown_report shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
 
   /// The backend that this runtime's workers use.
   backend_kind backend() const noexcept;
@@ -69,8 +122,12 @@ class runtime {
 
  private:
   explicit runtime(std::unique_ptr<detail::runtime_impl> impl) noexcept;
-  void post(std::coroutine_handle<> h);
-  void check_not_worker() const;
+  // Links `st` into the root scope and queues `h` (worker 0, or the next
+  // one round-robin); false when shutting down (nothing is queued).
+  bool launch(detail::spawned_base& st, std::coroutine_handle<> h, bool on_first_worker);
+  template <class T>
+  void start(task<T> t, detail::spawned<T>* st, bool on_first_worker);
+  void check_not_worker(const char* what) const;
   std::unique_ptr<detail::runtime_impl> impl_;
 };
 
@@ -85,55 +142,44 @@ inline auto yield() noexcept {
   return awaiter{};
 }
 
-namespace detail {
-
-// Where block_on's driver leaves the outcome for the blocked thread.
 template <class T>
-struct block_on_state {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::exception_ptr error;
-  std::optional<T> value;
-};
-template <>
-struct block_on_state<void> {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::exception_ptr error;
-};
-
-template <class T>
-detached block_on_driver(task<T> t, block_on_state<T>& st) {
-  std::exception_ptr error;
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-    } else {
-      st.value.emplace(co_await std::move(t));
-    }
-  } catch (...) {
-    error = std::current_exception();
+void runtime::start(task<T> t, detail::spawned<T>* st, bool on_first_worker) {
+  st->add_ref();  // the task's reference; released when it ends
+  auto h = detail::run_spawned(std::move(t), st).handle;
+  if (!launch(*st, h, on_first_worker)) {
+    h.destroy();  // frees `t` here, unstarted
+    st->finish(make_error_code(errc::shut_down));
+    st->release();
   }
-  // Notify under the lock: the waiter cannot destroy `st` until we release it.
-  std::lock_guard lock(st.mu);
-  st.error = error;
-  st.done = true;
-  st.cv.notify_one();
 }
 
-}  // namespace detail
+template <class T>
+join_handle<T> runtime::spawn(task<T> t) {
+  auto* st = new detail::spawned<T>();
+  join_handle<T> handle(st);
+  start(std::move(t), st, false);
+  return handle;
+}
+
+template <detail::token_task_factory F>
+join_handle<detail::factory_value_t<F>> runtime::spawn(F f) {
+  using T = detail::factory_value_t<F>;
+  auto* st = new detail::spawned<T>();
+  join_handle<T> handle(st);
+  start(detail::call_with_token<F, T>(std::move(f), st->token()), st, false);
+  return handle;
+}
 
 template <class T>
 T runtime::block_on(task<T> t) {
-  check_not_worker();
-  detail::block_on_state<T> st;
-  post(detail::block_on_driver(std::move(t), st).handle);
-  std::unique_lock lock(st.mu);
-  st.cv.wait(lock, [&] { return st.done; });
-  if (st.error) std::rethrow_exception(st.error);
-  if constexpr (!std::is_void_v<T>) return std::move(*st.value);
+  check_not_worker("runtime::block_on");
+  auto* st = new detail::spawned<T>();
+  join_handle<T> handle(st);
+  start(std::move(t), st, true);
+  st->wait();
+  auto r = handle.take();
+  if (!r) throw std::system_error(r.error(), "corio: runtime::block_on");
+  if constexpr (!std::is_void_v<T>) return std::move(*r);
 }
 
 }  // namespace corio

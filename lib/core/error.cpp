@@ -19,6 +19,7 @@ class category final : public std::error_category {
       case errc::unexpected_eof: return "the stream ended before the buffer was filled";
       case errc::limit_exceeded: return "no delimiter within the size limit (the data stays buffered)";
       case errc::end_of_stream: return "the stream ended (orderly close between messages)";
+      case errc::shut_down: return "the runtime is shutting down";
     }
     return "unknown corio error";
   }
@@ -31,6 +32,7 @@ class category final : public std::error_category {
       case errc::unexpected_eof: return {ev, *this};
       case errc::limit_exceeded: return std::errc::message_size;
       case errc::end_of_stream: return {ev, *this};
+      case errc::shut_down: return std::errc::operation_canceled;
     }
     return {ev, *this};
   }

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <future>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "core/runtime_impl.hpp"
@@ -11,8 +12,9 @@ namespace corio {
 namespace detail {
 
 result<std::unique_ptr<runtime_impl>> runtime_impl::start(backend_kind kind,
-                                                          backend_set backends) {
-  std::unique_ptr<runtime_impl> rt(new runtime_impl(kind));
+                                                          backend_set backends,
+                                                          std::chrono::milliseconds abandon_after) {
+  std::unique_ptr<runtime_impl> rt(new runtime_impl(kind, abandon_after));
   std::vector<std::future<result<void>>> attached;
   for (unsigned i = 0; i < backends.size(); ++i) {
     rt->workers_.push_back(std::make_unique<worker>(*rt, i, std::move(backends[i])));
@@ -33,7 +35,11 @@ result<std::unique_ptr<runtime_impl>> runtime_impl::start(backend_kind kind,
   return rt;
 }
 
-runtime_impl::~runtime_impl() { stop_and_join(); }
+runtime_impl::~runtime_impl() { shutdown(std::chrono::milliseconds(0)); }
+
+shutdown_report runtime_impl::shutdown(std::chrono::milliseconds grace) {
+  return root_.shutdown(grace, abandon_after_, [this] { stop_and_join(); });
+}
 
 void runtime_impl::stop_and_join() noexcept {
   for (auto& w : workers_) w->stop();
@@ -79,7 +85,7 @@ result<runtime> runtime::create(runtime_options options) {
   backend_kind kind = backend_kind::automatic;
   auto backends = detail::choose_backends(options, threads, kind);
   if (!backends) return fail(backends.error());
-  auto impl = detail::runtime_impl::start(kind, std::move(*backends));
+  auto impl = detail::runtime_impl::start(kind, std::move(*backends), options.abandon_after);
   if (!impl) return fail(impl.error());
   return runtime(std::move(*impl));
 }
@@ -93,11 +99,26 @@ backend_kind runtime::backend() const noexcept { return impl_->kind(); }
 unsigned runtime::threads() const noexcept { return impl_->size(); }
 std::int64_t runtime::operations_in_flight() const noexcept { return impl_->in_flight(); }
 
-void runtime::post(std::coroutine_handle<> h) { impl_->at(0).schedule(h); }
+bool runtime::launch(detail::spawned_base& st, std::coroutine_handle<> h, bool on_first_worker) {
+  if (!impl_) return false;  // moved from: refused like a shut-down runtime
+  return impl_->root().admit(st, [&] {
+    (on_first_worker ? impl_->at(0) : impl_->next_worker()).schedule(h);
+  });
+}
 
-void runtime::check_not_worker() const {
-  if (impl_->owns_current_thread())
-    throw std::logic_error("corio: runtime::block_on called on one of its own workers");
+std::stop_token runtime::stop_token() const noexcept {
+  return impl_ ? impl_->root().token() : std::stop_token{};
+}
+
+shutdown_report runtime::shutdown(std::chrono::milliseconds grace) {
+  if (!impl_) return {};
+  check_not_worker("runtime::shutdown");
+  return impl_->shutdown(grace);
+}
+
+void runtime::check_not_worker(const char* what) const {
+  if (impl_ && impl_->owns_current_thread())
+    throw std::logic_error(std::string("corio: ") + what + " called on one of its own workers");
 }
 
 }  // namespace corio

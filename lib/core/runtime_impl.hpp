@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/spawn_root.hpp"
 #include "core/worker.hpp"
 #include "corio/runtime.hpp"
 
@@ -13,8 +14,15 @@ namespace corio::detail {
 class runtime_impl {
  public:
   // Starts one worker per backend; fails if any cannot attach its thread.
-  static result<std::unique_ptr<runtime_impl>> start(backend_kind kind, backend_set backends);
+  static result<std::unique_ptr<runtime_impl>> start(backend_kind kind, backend_set backends,
+                                                     std::chrono::milliseconds abandon_after);
+  // shutdown(0) unless it ran already.
   ~runtime_impl();
+
+  // The root scope: the tasks of spawn and block_on (see runtime::shutdown).
+  spawn_root& root() noexcept { return root_; }
+  // Joins the root scope (runtime::shutdown), then stops and joins the workers.
+  shutdown_report shutdown(std::chrono::milliseconds grace);
 
   // The next worker in round-robin order (for spawn).
   worker& next_worker() noexcept {
@@ -28,10 +36,13 @@ class runtime_impl {
   bool owns_current_thread() const noexcept;
 
  private:
-  explicit runtime_impl(backend_kind kind) noexcept : kind_(kind) {}
+  runtime_impl(backend_kind kind, std::chrono::milliseconds abandon_after) noexcept
+      : kind_(kind), abandon_after_(abandon_after) {}
   void stop_and_join() noexcept;
 
   backend_kind kind_;
+  std::chrono::milliseconds abandon_after_;
+  spawn_root root_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<unsigned> next_{0};
 };
