@@ -55,6 +55,11 @@ class context {
   /// server.
   void set_verify_peer(bool on) noexcept;
 
+  /// Whether a client offers the session saved from its last connection to
+  /// the same server name (on by default): a resumed handshake skips the
+  /// certificate exchange and its signatures.
+  void set_session_resumption(bool on) noexcept;
+
   /// The application protocols, most preferred first ("h2", "http/1.1").
   /// A client offers them; a server picks the first of its own list that the
   /// client offered (none agreed: the handshake goes on without ALPN).

@@ -221,6 +221,8 @@ void context::set_verify_peer(bool on) noexcept {
   SSL_CTX_set_verify(impl_->ctx, on ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
 }
 
+void context::set_session_resumption(bool on) noexcept { impl_->resume = on; }
+
 result<void> context::set_alpn(std::span<const std::string_view> protocols) noexcept {
   std::vector<unsigned char> wire;
   try {

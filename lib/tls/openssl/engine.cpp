@@ -111,7 +111,7 @@ result<engine_ptr> make_engine(const std::shared_ptr<context_impl>& ctx, bool se
       ERR_clear_error();
       return fail(std::errc::invalid_argument);
     }
-    if (SSL_SESSION* saved = ctx->find_session(e->name)) {
+    if (SSL_SESSION* saved = ctx->resume ? ctx->find_session(e->name) : nullptr) {
       SSL_set_session(e->ssl, saved);
       SSL_SESSION_free(saved);
     }

@@ -15,6 +15,7 @@ struct context_impl {
   SSL_CTX* ctx = nullptr;
   bool server = false;
   bool verify = true;
+  bool resume = true;  // a client offers its saved sessions
   // ALPN in wire format (length-prefixed names): the client's offer, or the
   // server's preference list.
   std::vector<unsigned char> alpn;

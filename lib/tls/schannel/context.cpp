@@ -23,6 +23,7 @@ result<void> context::trust_system_roots() noexcept { return unsupported(); }
 result<void> context::trust_file(const char*) noexcept { return unsupported(); }
 result<void> context::trust_pem(std::string_view) noexcept { return unsupported(); }
 void context::set_verify_peer(bool) noexcept {}
+void context::set_session_resumption(bool) noexcept {}
 result<void> context::set_alpn(std::span<const std::string_view>) noexcept { return unsupported(); }
 void* context::native_handle() const noexcept { return nullptr; }
 
