@@ -204,6 +204,35 @@ TEST_F(tls_test, EofWithoutCloseNotifyIsTruncationNotAnEnd) {
   }());
 }
 
+// The peer resets the connection with records still on the way (the last
+// one cut in the middle, or all of them dropped): the reader ends with the
+// reset, never with a clean end or a short read passed off as data.
+TEST_F(tls_test, ResetInTheMiddleOfRecordsIsAnError) {
+  auto server_ctx = server_context(certs->server);
+  auto client_ctx = client_context();
+  const std::vector<std::byte> data(48u << 20, std::byte{0x5a});
+  run([&]() -> task<void> {
+    auto p = co_await handshake_pair(server_ctx, client_ctx, "localhost");
+    CO_ASSERT(p.client_result && p.server_result);
+    // More than the socket buffers hold: the server's write fills them and
+    // waits for a client that reads only after the write was abandoned and
+    // the connection reset.
+    (void)co_await with_timeout(p.streams.server.write_all(data), 50ms);
+    abort_connection(p.streams.server.next_layer());
+    std::vector<std::byte> buf(64 * 1024);
+    std::size_t total = 0;
+    result<std::size_t> n;
+    for (;;) {
+      n = co_await p.streams.client.read(buf);
+      if (!n || *n == 0) break;
+      total += *n;
+    }
+    CO_ASSERT(!n);
+    EXPECT_LT(total, data.size());
+    EXPECT_EQ(n.error(), std::errc::connection_reset) << n.error().message();
+  }());
+}
+
 TEST_F(tls_test, WrongHostNameIsRefused) {
   auto server_ctx = server_context(certs->server);
   auto client_ctx = client_context();
