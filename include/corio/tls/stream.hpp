@@ -194,13 +194,15 @@ class tls_awaiter : public corio::detail::op_awaiter_base<tls_awaiter<K>> {
   // Accounts a finished socket step; false when it ended the call.
   bool socket_step_done() noexcept {
     const std::int64_t res = op_.res;
+    // An error the engine reported first (flushing its alert failed) stays
+    // the one the caller sees.
     if (res < 0) {
-      ec_ = corio::detail::error_from_result(res);
+      if (!ec_) ec_ = corio::detail::error_from_result(res);
       return false;
     }
     if (sending_) {
       if (res == 0) {
-        ec_ = std::make_error_code(std::errc::broken_pipe);
+        if (!ec_) ec_ = std::make_error_code(std::errc::broken_pipe);
         return false;
       }
       output_sent(*e_, static_cast<std::size_t>(res));
