@@ -4,11 +4,11 @@
 set -euo pipefail
 
 profile=${1:-test}
-packages=(g++ cmake ninja-build pkg-config liburing-dev libfmt-dev)
+packages=(g++ cmake ninja-build pkg-config liburing-dev libfmt-dev libssl-dev)
 case "$profile" in
   demo) ;;
   test) packages+=(googletest libgtest-dev g++-mingw-w64-x86-64-posix wine wine64 python3
-        redis-server redis-tools clang-16 libclang-rt-16-dev) ;;
+        redis-server redis-tools clang-16 libclang-rt-16-dev openssl curl) ;;
   bench) packages+=(libasio-dev libbenchmark-dev python3 linux-perf) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac

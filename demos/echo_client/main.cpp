@@ -36,6 +36,7 @@
 #include "common/startup.hpp"
 #include "common/histogram.hpp"
 #include "corio/corio.hpp"
+#include "corio/tls/stream.hpp"
 
 #if defined(_WIN32)
 #include <io.h>
@@ -66,6 +67,15 @@ struct options {
   // --idle: connection i connects from sources[i % size()]; empty: the OS
   // picks the source address.
   std::vector<corio::net::endpoint> sources;
+  // --tls: TLS over every connection, verified against --tls-ca (or the
+  // system's roots) for --tls-name, unless --tls-insecure.
+  bool tls = false;
+  bool tls_insecure = false;
+  bool tls_no_resume = false;
+  std::string tls_ca;
+  std::string tls_name;
+  // --reconnect: a new connection (and handshake) for every batch.
+  bool reconnect = false;
 };
 
 // Connections per source address in idle mode, at most. On Linux the real
@@ -155,8 +165,25 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
               "give up when nothing has moved for this long (connecting, awaiting echoes)")
       .integer("threads", "N", threads, 1u, 1024u, "worker threads")
       .default_text("one per core")
-      .choice("backend", backend, {"auto", "uring", "epoll", "iocp"}, "I/O backend");
+      .choice("backend", backend, {"auto", "uring", "epoll", "iocp"}, "I/O backend")
+      .flag("tls", out.tls, "speak TLS (the server runs with --tls)")
+      .text("tls-ca", "FILE", out.tls_ca, "with --tls: trust the certificates in FILE (PEM)")
+      .default_text("the system's roots")
+      .text("tls-name", "NAME", out.tls_name,
+            "with --tls: the server name to send (SNI) and verify")
+      .default_text("--host")
+      .flag("tls-insecure", out.tls_insecure,
+            "with --tls: accept any certificate (measurements only)")
+      .flag("tls-no-resume", out.tls_no_resume,
+            "with --tls: full handshakes only, no session resumption")
+      .flag("reconnect", out.reconnect,
+            "open a new connection (and, with --tls, a new handshake) for every batch of "
+            "--pipeline messages: measures connection setup");
   if (auto code = cli.parse(argc, argv)) return code;
+  if (!out.tls && (out.tls_insecure || out.tls_no_resume || !out.tls_ca.empty() ||
+                   !out.tls_name.empty()))
+    return cli.fail("--tls-ca, --tls-name, --tls-insecure and --tls-no-resume need --tls");
+  if (out.tls_name.empty()) out.tls_name = host;
 
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -255,6 +282,7 @@ class error_log {
 
 struct run_state {
   options opt;
+  std::optional<corio::tls::context> tls;  // --tls
   std::atomic<phase> now{phase::starting};
   // Set before `now` becomes running (release), read after (acquire).
   clock::time_point measure_from{}, stop_at{};
@@ -309,21 +337,21 @@ constexpr std::size_t window = 32 * 1024;
 // One connection's closed loop: write a batch of messages (at most `window`
 // bytes ahead of what came back), read them back, verify, repeat. Allocates
 // its buffers once; nothing per message.
-corio::task<void> ping_pong(run_state& run, std::uint32_t id) {
+// What one connection loop keeps from one connection to the next.
+struct loop_state {
+  std::vector<std::byte> out, in;
+  std::vector<clock::time_point> started;
+  std::uint64_t seq = 0, echoed = 0, measured = 0;
+};
+
+// Runs batches on `conn` until the end of the run (one batch with
+// --reconnect); false after an error.
+template <class Stream>
+corio::task<bool> exchange(run_state& run, std::uint32_t id, Stream& conn, loop_state& ls) {
   const options& opt = run.opt;
   connection_stats& st = run.conns[id];
-  auto conn = co_await corio::net::tcp_stream::connect(opt.target);
-  if (!conn) {
-    run.errors.note(error_kind::connect, describe(opt.target, "cannot connect to", conn.error()));
-    co_return;
-  }
-  run.connected.fetch_add(1, std::memory_order_relaxed);
-  (void)conn->set_nodelay(true);
-
   const std::size_t size = opt.size;
-  std::vector<std::byte> out(size * opt.pipeline), in(size * opt.pipeline);
-  std::vector<clock::time_point> started(opt.pipeline);
-  std::uint64_t seq = 0, echoed = 0, measured = 0;
+  auto& [out, in, started, seq, echoed, measured] = ls;
   while (seq < opt.messages && clock::now() < run.stop_at) {
     const auto k =
         static_cast<std::size_t>(std::min<std::uint64_t>(opt.pipeline, opt.messages - seq));
@@ -336,21 +364,21 @@ corio::task<void> ping_pong(run_state& run, std::uint32_t id) {
         const std::size_t n = std::min(total - sent, window - (sent - got));
         const auto now = clock::now();  // each message's clock starts with its first byte
         for (; timed < k && timed * size < sent + n; ++timed) started[timed] = now;
-        auto w = co_await conn->write(std::span(out).subspan(sent, n));
+        auto w = co_await conn.write(std::span(out).subspan(sent, n));
         if (!w) {
           run.errors.note(error_kind::io, describe(opt.target, "write to", w.error()));
-          co_return;
+          co_return false;
         }
         sent += *w;
         continue;
       }
-      auto r = co_await conn->read(std::span(in).subspan(got, sent - got));
+      auto r = co_await conn.read(std::span(in).subspan(got, sent - got));
       if (!r || *r == 0) {
         run.errors.note(error_kind::io,
                         r ? fmt::format("read from {}: the server closed the connection",
                                         opt.target.to_string())
                           : describe(opt.target, "read from", r.error()));
-        co_return;
+        co_return false;
       }
       got += *r;
       const auto now = clock::now();
@@ -375,7 +403,61 @@ corio::task<void> ping_pong(run_state& run, std::uint32_t id) {
     seq += k;
     st.echoed.store(echoed, std::memory_order_relaxed);
     st.measured.store(measured, std::memory_order_relaxed);
+    if (opt.reconnect) break;
   }
+  co_return true;
+}
+
+// One connection's loop: connect (and handshake), exchange, and with
+// --reconnect close and do it all again until the run ends.
+corio::task<void> ping_pong(run_state& run, std::uint32_t id) {
+  const options& opt = run.opt;
+  loop_state ls{std::vector<std::byte>(opt.size * opt.pipeline),
+                std::vector<std::byte>(opt.size * opt.pipeline),
+                std::vector<clock::time_point>(opt.pipeline)};
+  const auto limit =
+      std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(opt.timeout));
+  bool first = true;
+  do {
+    auto conn = co_await corio::with_timeout(corio::net::tcp_stream::connect(opt.target), limit);
+    if (!conn) {
+      run.errors.note(error_kind::connect, describe(opt.target, "cannot connect to", conn.error()));
+      co_return;
+    }
+    (void)conn->set_nodelay(true);
+    if (!run.tls) {
+      if (first) run.connected.fetch_add(1, std::memory_order_relaxed);
+      first = false;
+      if (!co_await exchange(run, id, *conn, ls)) co_return;
+      continue;
+    }
+    auto tls = corio::tls::stream<>::client(*run.tls, std::move(*conn), opt.tls_name);
+    if (!tls) {
+      run.errors.note(error_kind::connect, describe(opt.target, "TLS with", tls.error()));
+      co_return;
+    }
+    if (auto h = co_await corio::with_timeout(tls->handshake(), limit); !h) {
+      run.errors.note(error_kind::connect,
+                      fmt::format("TLS handshake with {}: {} {}", opt.target.to_string(),
+                                  h.error().message(), tls->failure_detail()));
+      co_return;
+    }
+    if (first) run.connected.fetch_add(1, std::memory_order_relaxed);
+    first = false;
+    if (!co_await exchange(run, id, *tls, ls)) co_return;
+    if (opt.reconnect) {
+      // An orderly end: close_notify both ways (the server answers ours),
+      // which also brings in a TLS 1.3 session ticket for the next round.
+      if (!co_await corio::with_timeout(tls->shutdown(), limit)) co_return;
+      std::array<std::byte, 256> rest;
+      for (;;) {
+        auto r = co_await corio::with_timeout(tls->read(rest), limit);
+        if (!r || *r == 0) break;
+      }
+    } else {
+      (void)co_await corio::with_timeout(tls->shutdown(), limit);
+    }
+  } while (opt.reconnect && ls.seq < opt.messages && clock::now() < run.stop_at);
 }
 
 corio::task<void> run_load(run_state& run) {
@@ -636,6 +718,22 @@ int main(int argc, char** argv) {
                "echo_client: note: the descriptor limit is {}, below the {} this run needs\n", fds,
                wanted);
 
+  if (run->opt.tls) {
+    auto ctx = corio::tls::context::create(corio::tls::role::client);
+    if (!ctx) {
+      fmt::print(stderr, "echo_client: TLS: {}\n", ctx.error().message());
+      return 1;
+    }
+    if (!run->opt.tls_ca.empty()) {
+      if (auto r = ctx->trust_file(run->opt.tls_ca.c_str()); !r) {
+        fmt::print(stderr, "echo_client: --tls-ca {}: {}\n", run->opt.tls_ca, r.error().message());
+        return 1;
+      }
+    }
+    ctx->set_verify_peer(!run->opt.tls_insecure);
+    ctx->set_session_resumption(!run->opt.tls_no_resume);
+    run->tls = std::move(*ctx);
+  }
   auto rt = demo::start_runtime("echo_client", run->opt.runtime);
   if (!rt) return 1;
   run->opt.runtime.backend = rt->backend();

@@ -19,6 +19,7 @@
 #include "common/args.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
+#include "corio/tls/stream.hpp"
 
 
 namespace {
@@ -150,6 +151,30 @@ corio::task<void> echo_lean(corio::net::tcp_stream conn, ms idle, std::stop_toke
   }
 }
 
+// --tls: the server's TLS context, set once in main before serving.
+const corio::tls::context* tls_context = nullptr;
+
+// The same echo over TLS: a handshake (bounded by 10 s, or --idle-timeout
+// when set), then read/write_all exactly as above, and close_notify in
+// answer to the client's.
+corio::task<void> echo_tls(corio::net::tcp_stream conn, ms idle, std::stop_token stop) {
+  (void)conn.set_nodelay(true);
+  auto tls = corio::tls::stream<>::server(*tls_context, std::move(conn));
+  if (!tls) co_return;
+  const ms handshake_limit = idle.count() ? idle : ms(10'000);
+  if (!co_await corio::with_stop(corio::with_timeout(tls->handshake(), handshake_limit), stop))
+    co_return;
+  std::array<std::byte, 16 * 1024> buf;
+  for (;;) {
+    auto n = idle.count() ? co_await corio::with_stop(corio::with_timeout(tls->read(buf), idle), stop)
+                          : co_await corio::with_stop(tls->read(buf), stop);
+    if (!n) co_return;  // an error (a truncated stream among them), a timeout, a stop
+    if (*n == 0) break;  // the client's close_notify
+    if (!co_await corio::with_stop(tls->write_all(std::span(buf).first(*n)), stop)) co_return;
+  }
+  (void)co_await corio::with_stop(tls->shutdown(), stop);
+}
+
 // Graceful shutdown: on SIGINT/SIGTERM stop accepting, give the open
 // connections `grace` to finish, then cancel what remains. Returns when serve
 // has joined every connection (or ended on its own, e.g. --max-connections).
@@ -186,6 +211,8 @@ struct options {
   ms grace{5000};
   bool lean_idle = false;
   bool reuse_port = false;
+  bool tls = false;
+  std::string tls_cert, tls_key;
 };
 
 // Fills `out` from the command line; returns the exit code when the program
@@ -219,8 +246,16 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
             "message): less memory per idle connection, one more operation per message")
       .flag("reuse-port", out.reuse_port,
             "SO_REUSEPORT (Linux): several servers share one port, the kernel spreads the "
-            "connections over them; start the first on --port 0, the others on the port it got");
+            "connections over them; start the first on --port 0, the others on the port it got")
+      .flag("tls", out.tls, "speak TLS (needs --tls-cert and --tls-key)")
+      .text("tls-cert", "FILE", out.tls_cert, "with --tls: the certificate chain (PEM, leaf first)")
+      .text("tls-key", "FILE", out.tls_key, "with --tls: the certificate's private key (PEM)");
   if (auto code = cli.parse(argc, argv)) return code;
+  if (out.tls && (out.tls_cert.empty() || out.tls_key.empty()))
+    return cli.fail("--tls needs --tls-cert and --tls-key");
+  if (!out.tls && (!out.tls_cert.empty() || !out.tls_key.empty()))
+    return cli.fail("--tls-cert and --tls-key need --tls");
+  if (out.tls && out.lean_idle) return cli.fail("--lean-idle works without --tls only");
   out.idle_timeout = ms(static_cast<std::int64_t>(idle_seconds * 1000));
   out.grace = ms(static_cast<std::int64_t>(grace_seconds * 1000));
 
@@ -239,11 +274,29 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
 int main(int argc, char** argv) {
   options opt;
   if (auto code = parse_options(argc, argv, opt)) return *code;
+  std::optional<corio::tls::context> tls;
+  if (opt.tls) {
+    auto ctx = corio::tls::context::create(corio::tls::role::server);
+    if (!ctx) {
+      fmt::print(stderr, "echo_server: TLS: {}\n", ctx.error().message());
+      return 1;
+    }
+    if (auto r = ctx->use_certificate_chain_file(opt.tls_cert.c_str()); !r) {
+      fmt::print(stderr, "echo_server: --tls-cert {}: {}\n", opt.tls_cert, r.error().message());
+      return 1;
+    }
+    if (auto r = ctx->use_private_key_file(opt.tls_key.c_str()); !r) {
+      fmt::print(stderr, "echo_server: --tls-key {}: {}\n", opt.tls_key, r.error().message());
+      return 1;
+    }
+    tls = std::move(*ctx);
+    tls_context = &*tls;
+  }
   demo::raise_descriptor_limit();
   auto server = demo::start_server("echo_server", opt.address, opt.runtime,
                                    {.reuse_port = opt.reuse_port});
   if (!server) return 1;
   server->rt.block_on(run_until_signal(server->listener, opt.max_connections, opt.idle_timeout,
-                                       opt.lean_idle ? echo_lean : echo, opt.grace));
+                                       opt.tls ? echo_tls : opt.lean_idle ? echo_lean : echo, opt.grace));
   return 0;
 }

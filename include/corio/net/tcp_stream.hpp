@@ -208,6 +208,10 @@ class tcp_stream {
   result<endpoint> local_endpoint() const noexcept;
   result<endpoint> peer_endpoint() const noexcept;
 
+  /// The socket's shared state, for layers that drive its reads and writes
+  /// through their own operation (tls::stream); null when closed.
+  detail::socket_core* core() const noexcept { return sock_.get(); }
+
   /// The OS handle, for options corio does not wrap.
   detail::native_socket native_handle() const noexcept {
     return sock_ ? sock_->handle : detail::invalid_socket;
