@@ -1,0 +1,30 @@
+// lib/net/lookup.hpp: what resolve (net/resolve.cpp) shares with connect by
+// name (net/connect_by_name.cpp).
+#pragma once
+
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "corio/net/resolve.hpp"
+#include "corio/task.hpp"
+
+namespace corio::net::detail_lookup {
+
+/// Refuses what is not a host name or a service (resolve_errc::invalid_name,
+/// service_not_found) before anything reaches the system.
+std::error_code check(std::string_view host, std::string_view service) noexcept;
+
+/// The endpoint of a numeric host ("10.0.0.1", "::1", "[::1]") with a
+/// numeric (or empty) service, parsed here; nullopt when the system must
+/// look it up. `host` and `service` have passed check().
+std::optional<endpoint> numeric(std::string_view host, std::string_view service) noexcept;
+
+/// check(), numeric(), else the system's lookup on the blocking pool, which
+/// `stop` abandons.
+task<resolve_result> lookup(std::string host, std::string service, std::stop_token stop);
+
+}  // namespace corio::net::detail_lookup
