@@ -17,21 +17,6 @@ namespace {
 // RFC 8305 section 5: the "Connection Attempt Delay".
 constexpr auto attempt_delay = std::chrono::milliseconds(250);
 
-// The addresses in the order they are tried: the families alternate,
-// starting with the system's first choice, each family in the system's
-// order (RFC 8305 section 4).
-std::vector<endpoint> interleave(std::span<const endpoint> in) {
-  std::vector<endpoint> first, second, out;
-  const bool v4_first = in.front().is_v4();
-  for (const auto& ep : in) (ep.is_v4() == v4_first ? first : second).push_back(ep);
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < first.size() || i < second.size(); ++i) {
-    if (i < first.size()) out.push_back(first[i]);
-    if (i < second.size()) out.push_back(second[i]);
-  }
-  return out;
-}
-
 // What the attempts of one race share. Attempts may end on other workers
 // (IOCP), so everything is under mu.
 struct race {
@@ -96,7 +81,7 @@ task<void> nap(race& r, clock::duration d) {
 
 task<result<tcp_stream>> happy_eyeballs(std::vector<endpoint> to, std::stop_token stop) {
   if (to.empty()) co_return fail(resolve_errc::no_address);
-  auto order = interleave(to);
+  auto order = detail_lookup::interleave(to);
   race r;
   // Stops every attempt (and wakes the loop) when the operation is
   // cancelled from above; may run at once, inline, if it already was.
@@ -136,6 +121,23 @@ task<result<tcp_stream>> connect_by_name(std::string host, std::uint16_t port, s
 }
 
 }  // namespace
+
+namespace detail_lookup {
+
+std::vector<endpoint> interleave(std::span<const endpoint> in) {
+  std::vector<endpoint> first, second, out;
+  if (in.empty()) return out;
+  const bool v4_first = in.front().is_v4();
+  for (const auto& ep : in) (ep.is_v4() == v4_first ? first : second).push_back(ep);
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < first.size() || i < second.size(); ++i) {
+    if (i < first.size()) out.push_back(first[i]);
+    if (i < second.size()) out.push_back(second[i]);
+  }
+  return out;
+}
+
+}  // namespace detail_lookup
 
 detail::task_operation<result<tcp_stream>> tcp_stream::connect(std::string_view host,
                                                                std::uint16_t port) {

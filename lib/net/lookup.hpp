@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -26,5 +27,10 @@ std::optional<endpoint> numeric(std::string_view host, std::string_view service)
 /// check(), numeric(), else the system's lookup on the blocking pool, which
 /// `stop` abandons.
 task<resolve_result> lookup(std::string host, std::string service, std::stop_token stop);
+
+/// The order in which connect(span) tries `in`: the families alternate,
+/// starting with the family of in[0], each family in its own order
+/// (RFC 8305 section 4).
+std::vector<endpoint> interleave(std::span<const endpoint> in);
 
 }  // namespace corio::net::detail_lookup

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "corio/net/resolve.hpp"
+#include "net/lookup.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 
@@ -81,6 +82,17 @@ TEST_F(connect_by_name_test, NamesThatAreNotNamesFail) {
   }());
 }
 
+TEST(connect_order, FamiliesAlternateStartingWithTheFirst) {
+  const auto a4 = net::endpoint::v4({10, 0, 0, 1}, 1), b4 = net::endpoint::v4({10, 0, 0, 2}, 1),
+             c4 = net::endpoint::v4({10, 0, 0, 3}, 1);
+  const auto a6 = net::endpoint::loopback_v6(1), b6 = net::endpoint::loopback_v6(2);
+  using v = std::vector<net::endpoint>;
+  EXPECT_EQ(net::detail_lookup::interleave(v{a6, b6, a4, b4, c4}), (v{a6, a4, b6, b4, c4}));
+  EXPECT_EQ(net::detail_lookup::interleave(v{a4, b4, c4, a6}), (v{a4, a6, b4, c4}));
+  EXPECT_EQ(net::detail_lookup::interleave(v{a4, b4}), (v{a4, b4}));
+  EXPECT_TRUE(net::detail_lookup::interleave(v{}).empty());
+}
+
 // A port on 127.0.0.1 with nothing listening.
 std::uint16_t closed_port() {
   auto l = listen_loopback();
@@ -106,6 +118,24 @@ TEST_F(connect_by_name_test, AFailedAttemptStartsTheNextAndTheFirstSuccessWins) 
     CO_ASSERT(c);
     EXPECT_EQ(c->peer_endpoint()->port(), port_of(listener));
   }());
+}
+
+TEST_F(connect_by_name_test, TheRaceCrossesFamilies) {
+  auto v6 = net::tcp_listener::bind(net::endpoint::loopback_v6(0));
+  if (!v6) GTEST_SKIP() << "no IPv6 loopback on this host (binding [::1] fails)";
+  run([](net::tcp_listener& v6) -> task<void> {
+    const auto port = v6.local_endpoint()->port();
+    // The IPv4 address is refused; the IPv6 one, tried next, answers.
+    const std::vector<net::endpoint> to{net::endpoint::loopback_v4(closed_port()),
+                                        net::endpoint::loopback_v6(port)};
+    auto c = co_await with_timeout(net::tcp_stream::connect(to), 20s);
+    CO_ASSERT(c);
+    EXPECT_FALSE(c->peer_endpoint()->is_v4());
+    // A numeric IPv6 host by "name".
+    auto d = co_await with_timeout(net::tcp_stream::connect("::1", port), 20s);
+    CO_ASSERT(d);
+    EXPECT_EQ(*d->peer_endpoint(), net::endpoint::loopback_v6(port));
+  }(*v6));
 }
 
 // A loopback address that never answers: a listener whose accept queue is
