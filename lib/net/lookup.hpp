@@ -2,6 +2,7 @@
 // name (net/connect_by_name.cpp).
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <span>
 #include <stop_token>
@@ -27,6 +28,10 @@ std::optional<endpoint> numeric(std::string_view host, std::string_view service)
 /// check(), numeric(), else the system's lookup on the blocking pool, which
 /// `stop` abandons.
 task<resolve_result> lookup(std::string host, std::string service, std::stop_token stop);
+
+/// Test hook: called on the pool thread just before each system lookup
+/// (a test holds a lookup there, to cancel it while it runs).
+inline std::atomic<void (*)()> before_lookup{nullptr};
 
 /// The order in which connect(span) tries `in`: the families alternate,
 /// starting with the family of in[0], each family in its own order

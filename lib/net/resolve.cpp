@@ -170,6 +170,7 @@ class lookup_awaiter {
 
   static void run(detail::blocking_job& b) noexcept {
     auto& j = static_cast<lookup_job&>(b);
+    if (auto hook = detail_lookup::before_lookup.load(std::memory_order_acquire)) hook();
     j.ec = detail::sys::lookup(j.host, j.service, j.out);
   }
   static void finish(detail::blocking_job& b) noexcept {

@@ -5,6 +5,7 @@
 
 #include "corio/blocking.hpp"
 #include "corio/net/resolve.hpp"
+#include "net/lookup.hpp"
 #include "support/run.hpp"
 
 namespace corio::test {
@@ -133,6 +134,51 @@ TEST(resolve_pool, AQueuedLookupIsCancelledAtOnce) {
     CO_ASSERT(!*out);
     EXPECT_EQ(out->error(), std::errc::operation_canceled);
   }());
+}
+
+// Holds lookups on the pool thread until released.
+struct held_lookups {
+  static inline std::mutex mu;
+  static inline std::condition_variable cv;
+  static inline bool entered = false, released = false;
+  static void hold() {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(20), [] { return released; });
+  }
+};
+
+TEST_F(resolve_test, AStoppedLookupAlreadyRunningIsAbandoned) {
+  held_lookups::entered = held_lookups::released = false;
+  net::detail_lookup::before_lookup = &held_lookups::hold;
+  run([]() -> task<void> {
+    std::stop_source stop;
+    std::optional<net::resolve_result> out;
+    scope s;
+    s.spawn_local([](std::stop_token tok, std::optional<net::resolve_result>& out) -> task<void> {
+      out = co_await with_stop(net::resolve("localhost", "80"), tok);
+    }(stop.get_token(), out));
+    for (;;) {
+      {
+        std::lock_guard lock(held_lookups::mu);
+        if (held_lookups::entered) break;
+      }
+      co_await yield();
+    }
+    stop.request_stop();
+    co_await s.join();
+    // Resumed while getaddrinfo's stand-in still blocks its pool thread.
+    {
+      std::lock_guard lock(held_lookups::mu);
+      EXPECT_FALSE(held_lookups::released);
+      held_lookups::released = true;
+      held_lookups::cv.notify_all();
+    }
+    CO_ASSERT(out && !*out);
+    EXPECT_EQ(out->error(), std::errc::operation_canceled);
+  }());
+  net::detail_lookup::before_lookup = nullptr;
 }
 
 TEST(resolve_category, MessagesAndEquivalents) {
