@@ -22,6 +22,7 @@
 #include <span>
 #include <vector>
 
+#include "corio/blocking.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 
@@ -424,6 +425,25 @@ TEST_F(alloc_test, SteadyStateAcceptAllocatesNothing) {
       << connections << " accepts, closed on the accepting worker: " << same_worker.describe();
   EXPECT_EQ(other.count(), 0) << connections
                               << " accepts, closed on another worker: " << other.describe();
+}
+
+// spawn_blocking's job, callable and value live in the awaiter: once the
+// pool has its thread, a job costs no allocation (with a stop token too).
+TEST_F(alloc_test, SteadyStateBlockingJobsAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    std::stop_source stopper;
+    long sum = 0;
+    for (int i = 0; i < 10; ++i) sum += (co_await spawn_blocking([i] { return i; })).value_or(0);
+    window.start();
+    for (int i = 0; i < 100; ++i) {
+      sum += (co_await spawn_blocking([i] { return i; })).value_or(0);
+      sum += (co_await spawn_blocking([i] { return i; }, stopper.get_token())).value_or(0);
+    }
+    window.stop();
+    EXPECT_EQ(sum, 45 + 2 * 4950);
+    EXPECT_EQ(window.count(), 0) << "200 blocking jobs: " << window.describe();
+  }(window));
 }
 
 }  // namespace
