@@ -6,7 +6,7 @@
 //   timer_arm_cancel/bg:N
 //       corio: a backend timer started and cancelled at once, the coroutine
 //       resuming when the cancelled timer completes: exactly the timer half of
-//       with_timeout (detail::start_timer + detail::cancel_owned).
+//       with_timeout (detail::start of a timer + detail::cancel_owned).
 //       Asio: steady_timer::expires_after(1h) + async_wait + cancel, the
 //       coroutine resuming with operation_aborted.
 //   read_ready_idle_timeout/bg:N
@@ -35,10 +35,8 @@ class arm_cancel_awaiter {
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
     op_.waiter = h;
-    st_.deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          (corio::clock::now() + long_timeout).time_since_epoch())
-                          .count();
-    if (!corio::detail::start_timer(op_, st_)) return false;
+    corio::detail::prepare_timer(op_, corio::clock::now() + long_timeout);
+    if (!corio::detail::start(op_)) return false;
     corio::detail::cancel_owned(corio::detail::current_backend(), op_);
     return true;
   }
@@ -46,7 +44,6 @@ class arm_cancel_awaiter {
 
  private:
   corio::detail::operation op_;
-  corio::detail::timer_state st_;
 };
 
 // Holds `n` pending timers on the calling worker until stop() (all of them

@@ -175,15 +175,16 @@ template <op_awaiter A>
 class timed : public op_awaiter_base<timed<A>> {
  public:
   timed(A inner, clock::time_point deadline) noexcept : inner_(std::move(inner)) {
-    timer_state_.deadline_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    prepare_timer(timer_, deadline);
   }
-  timed(timed&& o) noexcept : inner_(std::move(o.inner_)), timer_state_(o.timer_state_) {}
+  timed(timed&& o) noexcept : inner_(std::move(o.inner_)) {
+    prepare_timer(timer_, clock::time_point(clock::duration(o.timer_.args.deadline_ns)));
+  }
 
   operation& op() noexcept { return inner_.op(); }
   bool start() noexcept {
     // with_deadline(op, time_point::max()): nothing to race.
-    if (timer_state_.deadline_ns == no_deadline) return inner_.start();
+    if (timer_.args.deadline_ns == no_deadline) return inner_.start();
     operation& o = inner_.op();
     hook_.take(o, on_op, this);
     timer_.complete = on_timer;
@@ -194,7 +195,7 @@ class timed : public op_awaiter_base<timed<A>> {
       hook_.restore(o);
       return false;
     }
-    if (!start_timer(timer_, timer_state_)) {
+    if (!detail::start(timer_)) {
       // No timer could be queued: the wait cannot be bounded, so end it now
       // and report the timer's error.
       timer_failed_ = true;
@@ -240,13 +241,10 @@ class timed : public op_awaiter_base<timed<A>> {
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) hook_.finish(inner_.op());
   }
 
-  static constexpr std::int64_t no_deadline =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(clock::time_point::max().time_since_epoch())
-          .count();
+  static constexpr std::int64_t no_deadline = clock::time_point::max().time_since_epoch().count();
 
   A inner_;
   operation timer_;
-  timer_state timer_state_;
   completion_hook hook_;
   void* owner_ = nullptr;
   std::atomic<int> pending_{0};
@@ -279,17 +277,6 @@ template <detail::op_awaiter A>
   return {std::move(op), std::move(token)};
 }
 
-namespace detail {
-// now + d, saturating at time_point::max() (which means: no deadline).
-template <class Rep, class Period>
-clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
-  const auto now = clock::now();
-  const auto room = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
-      clock::time_point::max() - now);
-  if (d >= room) return clock::time_point::max();
-  return now + std::chrono::duration_cast<clock::duration>(d);
-}
-}  // namespace detail
 
 /// Runs `op` with a deadline: whichever of the operation and the timer
 /// finishes first wins, the other is cancelled and reaped before the

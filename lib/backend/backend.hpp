@@ -16,7 +16,6 @@
 
 #include "corio/detail/io.hpp"
 #include "corio/result.hpp"
-#include "corio/runtime.hpp"
 
 namespace corio::detail {
 
@@ -29,25 +28,20 @@ class backend {
   // creation with that error.
   virtual result<void> attach_thread() noexcept { return {}; }
 
-  // Starts an operation for the coroutine in `op.waiter`. Returns true when
-  // it is in flight: later, on a worker, the backend sets `op.res` and calls
-  // `op.complete(&op)` exactly once (the awaiter chose `op.complete`; the
-  // backend never changes it, and may use `op.aux` for itself). Returns
-  // false when it finished now (success inline, or a post that failed:
-  // lesson 2) with `op.res` set; then `op.complete` is never called.
+  // Starts `op` (its code and arguments set) for the coroutine in
+  // `op.waiter`: one switch over op.code, one case per operation. Returns
+  // true when it is in flight: later, on a worker, the backend sets `op.res`
+  // and calls `op.complete(&op)` exactly once (the awaiter chose
+  // `op.complete`; the backend never changes it, and keeps its own record
+  // in `op.state` and `op.place`). Returns false when it finished now
+  // (success inline, or a post that failed: lesson 2) with `op.res` set;
+  // then `op.complete` is never called.
   // Results: bytes (or the accepted descriptor on POSIX) >= 0; errors as
-  // negated errno values on Linux (see error_from_result per OS).
-  virtual bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept = 0;
-  virtual bool start_connect(operation& op, socket_core& s, const address_storage& to) noexcept = 0;
-  virtual bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept = 0;
-  virtual bool start_send(operation& op, socket_core& s, const void* data,
-                          std::size_t size) noexcept = 0;
-  // Completes when `s` has data to read or has reached its end (res >= 0),
-  // without a buffer: an idle connection pins no memory while it waits.
-  // The next read then finds the data (or the EOF) at once.
-  virtual bool start_wait_readable(operation& op, socket_core& s) noexcept = 0;
-  // Completes with res 0 when the steady clock reaches st.deadline_ns.
-  virtual bool start_timer(operation& op, timer_state& st) noexcept = 0;
+  // negated errno values on Linux (see error_from_result per OS). A timer
+  // completes with res 0 when the steady clock reaches its deadline; a
+  // wait_readable completes when data or the end of the stream can be read
+  // (or an error is pending), holding no buffer while it waits.
+  virtual bool start(operation& op) noexcept = 0;
 
   // Asks that `op`, started by this backend and not yet completed, finish
   // early: its completion then comes as usual through op.complete, with
@@ -86,7 +80,7 @@ result<backend_set> make_iocp_backends(unsigned count);
 
 // Any thread: socket_closer calls forget_socket just before it closes
 // `s.handle` and frees `s` (no operation on `s` may be in flight then). A
-// backend that keeps something in `s.backend_slots` that could outlive the
+// backend that keeps something in the socket_core that could outlive the
 // close (epoll: registrations that an event batch being processed on some
 // worker may still name) installs `socket_forgetter` when it is made, to
 // drop that; io_uring and IOCP keep nothing of the kind and install nothing.
@@ -97,7 +91,8 @@ inline void forget_socket(socket_core& s) noexcept {
 
 // Test hook (lesson 2): the next `n` submissions on any backend fail as a
 // full submission queue would, with std::errc::resource_unavailable_try_again.
-// take_injected_failure() is what each backend asks before it submits.
+// detail::start asks take_injected_failure() before it hands an operation
+// to the backend.
 bool take_injected_failure() noexcept;
 
 }  // namespace corio::detail

@@ -1,8 +1,9 @@
 // lib/backend/timer_heap.hpp: timers in user space, for the backends whose
 // kernel timer would cost more than the wait it bounds (io_uring's timeout
 // cancel walks every pending timeout; epoll has none). A binary min-heap on
-// deadline; arming and cancelling are O(log n) and allocate nothing once the
-// heap has grown to its working size. Owned by one worker thread.
+// deadline, first-come first-served among equal deadlines; arming and
+// cancelling are O(log n) and allocate nothing once the heap has grown to
+// its working size. Owned by one worker thread.
 #pragma once
 
 #include <chrono>
@@ -16,8 +17,8 @@ namespace corio::detail {
 
 class timer_heap {
  public:
-  // Records where an operation sits in the heap (backends keep it in
-  // op.aux, next to their own bits), so cancel finds it without a search.
+  // Records where an operation sits in the heap (op.place.timer_index), so
+  // cancel finds it without a search.
   using place_fn = void (*)(operation& op, std::size_t index) noexcept;
   explicit timer_heap(place_fn record) noexcept : place_(record) {}
 
@@ -25,7 +26,7 @@ class timer_heap {
   // operation at once.
   bool push(std::int64_t deadline_ns, operation& op) noexcept {
     try {
-      heap_.push_back({deadline_ns, &op});
+      heap_.push_back({deadline_ns, next_seq_++, &op});
     } catch (...) {
       return false;
     }
@@ -55,14 +56,17 @@ class timer_heap {
     }
   }
   // Nanoseconds until the earliest deadline (0 if due), or -1 with none.
+  // Any deadline works, time_point::min() and max() included: the
+  // difference is taken only when it cannot overflow.
   std::int64_t time_to_next(std::int64_t now_ns) const noexcept {
     if (heap_.empty()) return -1;
-    const std::int64_t left = heap_.front().deadline_ns - now_ns;
-    return left > 0 ? left : 0;
+    const std::int64_t due = heap_.front().deadline_ns;
+    if (due <= now_ns) return 0;
+    return due - now_ns;  // due > now_ns >= 0 (the steady clock counts from boot): no overflow
   }
   std::size_t size() const noexcept { return heap_.size(); }
 
-  // CLOCK_MONOTONIC, the clock of timer_state::deadline_ns.
+  // CLOCK_MONOTONIC, the clock of a timer operation's deadline_ns.
   static std::int64_t now() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
@@ -72,8 +76,12 @@ class timer_heap {
  private:
   struct entry {
     std::int64_t deadline_ns;
+    std::uint64_t seq;  // arrival order, so equal deadlines fire first-come first-served
     operation* op;
   };
+  static bool before(const entry& a, const entry& b) noexcept {
+    return a.deadline_ns != b.deadline_ns ? a.deadline_ns < b.deadline_ns : a.seq < b.seq;
+  }
   void place(std::size_t i, entry e) noexcept {
     heap_[i] = e;
     place_(*e.op, i);
@@ -82,7 +90,7 @@ class timer_heap {
     const entry e = heap_[i];
     while (i > 0) {
       const std::size_t parent = (i - 1) / 2;
-      if (heap_[parent].deadline_ns <= e.deadline_ns) break;
+      if (!before(e, heap_[parent])) break;
       place(i, heap_[parent]);
       i = parent;
     }
@@ -94,8 +102,8 @@ class timer_heap {
     for (;;) {
       std::size_t child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && heap_[child + 1].deadline_ns < heap_[child].deadline_ns) ++child;
-      if (e.deadline_ns <= heap_[child].deadline_ns) break;
+      if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
+      if (!before(heap_[child], e)) break;
       place(i, heap_[child]);
       i = child;
     }
@@ -104,6 +112,7 @@ class timer_heap {
 
   place_fn place_;
   std::vector<entry> heap_;
+  std::uint64_t next_seq_ = 0;
 };
 
 }  // namespace corio::detail

@@ -54,9 +54,10 @@ std::error_code blocking_pool::submit(blocking_job& job) noexcept {
   job.st = blocking_job::state::queued;
   push(job);
   if (idle_ > 0) work_.notify_one();
-  // Every idle thread takes one job; more jobs than that start a thread,
-  // up to the bound. Beyond it the job waits for a busy thread.
-  if (queued_ > idle_ && threads_ < max_threads_) {
+  // Every thread that is not running a job (idle, or just done with one and
+  // about to look at the queue) takes one; more jobs than that start a
+  // thread, up to the bound. Beyond it the job waits for a busy thread.
+  if (queued_ > threads_ - busy_ && threads_ < max_threads_) {
     try {
       live_.emplace_back();
       auto self = std::prev(live_.end());
@@ -106,9 +107,11 @@ void blocking_pool::thread_main(thread_list::iterator self) noexcept {
   for (;;) {
     if (blocking_job* job = pop()) {
       job->st = blocking_job::state::running;
+      ++busy_;
       lock.unlock();
       job->run(*job);
       lock.lock();
+      --busy_;
       job->st = blocking_job::state::finished;
       auto* finish = job->finish;
       lock.unlock();

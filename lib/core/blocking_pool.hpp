@@ -55,6 +55,7 @@ class blocking_pool {
   std::size_t queued_ = 0;
   unsigned threads_ = 0;  // alive
   unsigned idle_ = 0;     // waiting in work_
+  unsigned busy_ = 0;     // inside a job's run()
   bool closed_ = false;
   thread_list live_;      // one per thread alive (guarded by mu_ until closed_)
   std::thread retired_;   // the last thread that ended on its own, to join

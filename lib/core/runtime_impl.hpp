@@ -45,7 +45,7 @@ class runtime_impl {
 };
 
 // Picks the backend for `options` (CORIO_BACKEND, probing, fallback) and
-// makes one per worker. Logs the choice once to stderr when it falls back.
+// makes one per worker. Reports a fallback once through the log handler (corio/log.hpp).
 result<backend_set> choose_backends(const runtime_options& options, unsigned threads,
                                     backend_kind& chosen);
 

@@ -20,7 +20,7 @@ result<endpoint> tcp_listener::local_endpoint() const noexcept {
   return detail::sys::local_endpoint(sock_->handle);
 }
 
-result<tcp_stream> detail_accept::accept_awaiter::await_resume() noexcept {
+result<tcp_stream> accept_awaiter::await_resume() noexcept {
   if (not_open_) return fail(errc::not_open);
   if (op_.res < 0) return fail(detail::error_from_result(op_.res));
   // Backends that create the socket up front (IOCP) leave it in st_.accepted;

@@ -5,8 +5,8 @@
 
 namespace corio::net {
 
-detail_connect::connect_awaiter::connect_awaiter(const endpoint& to,
-                                                 const endpoint* from) noexcept {
+connect_awaiter::connect_awaiter(const endpoint& to, const endpoint* from) noexcept {
+  op_.code = detail::op_code::connect;
   detail::sys::to_sockaddr(to, addr_);
   if (from && from->af() != to.af()) {
     // Checked here so every OS gives the same error (Linux would say EINVAL
@@ -28,12 +28,15 @@ detail_connect::connect_awaiter::connect_awaiter(const endpoint& to,
   }
 }
 
-bool detail_connect::connect_awaiter::start() noexcept {
+bool connect_awaiter::start() noexcept {
   if (!sock_) return false;  // the socket could not be opened: nothing to wait for
-  return detail::start_connect(op_, *sock_, addr_);
+  // Here, not at construction: the awaiter may have moved since.
+  op_.sock = sock_.get();
+  op_.args.connect_to = &addr_;
+  return detail::start(op_);
 }
 
-result<tcp_stream> detail_connect::connect_awaiter::await_resume() noexcept {
+result<tcp_stream> connect_awaiter::await_resume() noexcept {
   if (open_error_) return fail(open_error_);
   if (op_.res < 0) return fail(detail::error_from_result(op_.res));
   return tcp_stream(std::move(sock_));

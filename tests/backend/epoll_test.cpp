@@ -206,6 +206,18 @@ class epoll_direct : public ::testing::Test {
       EXPECT_EQ(io->in_flight(), 0);
     }
   }
+  // Starts a read of `size` bytes (or a wait for readability) on `s`.
+  bool start_recv(detail::operation& op, detail::socket_core& s, void* data, std::size_t size) {
+    op.code = detail::op_code::recv;
+    op.sock = &s;
+    op.args.buf = {data, size};
+    return io->start(op);
+  }
+  bool start_wait_readable(detail::operation& op, detail::socket_core& s) {
+    op.code = detail::op_code::wait_readable;
+    op.sock = &s;
+    return io->start(op);
+  }
   // Polls until nothing is in flight (each poll waits for something).
   void poll_until_idle() {
     for (int i = 0; i < 100000 && io->in_flight() > 0; ++i) io->poll(true);
@@ -217,7 +229,7 @@ TEST_F(epoll_direct, CancelledReadCompletesInTheNextPollAndTheSocketStaysUsable)
   auto [a, b] = make_socket_pair();
   probe p;
   std::array<char, 8> buf;
-  ASSERT_TRUE(io->start_recv(p.op, *a, buf.data(), buf.size()));  // nothing to read
+  ASSERT_TRUE(start_recv(p.op, *a, buf.data(), buf.size()));  // nothing to read
   EXPECT_EQ(io->in_flight(), 1);
   io->cancel(p.op);
   EXPECT_EQ(p.completions, 0) << "cancel must never complete inline";
@@ -231,7 +243,7 @@ TEST_F(epoll_direct, CancelledReadCompletesInTheNextPollAndTheSocketStaysUsable)
   io->poll(false);
   EXPECT_EQ(p.completions, 1);
   probe q;
-  EXPECT_FALSE(io->start_recv(q.op, *a, buf.data(), buf.size()));
+  EXPECT_FALSE(start_recv(q.op, *a, buf.data(), buf.size()));
   EXPECT_EQ(q.op.res, 1);
 }
 
@@ -239,7 +251,7 @@ TEST_F(epoll_direct, ReadinessRetriesTheReadAndCompletesIt) {
   auto [a, b] = make_socket_pair();
   probe p;
   std::array<char, 8> buf;
-  ASSERT_TRUE(io->start_recv(p.op, *a, buf.data(), buf.size()));
+  ASSERT_TRUE(start_recv(p.op, *a, buf.data(), buf.size()));
   io->poll(false);  // nothing ready yet
   EXPECT_EQ(p.completions, 0);
   send_byte(b);
@@ -248,7 +260,7 @@ TEST_F(epoll_direct, ReadinessRetriesTheReadAndCompletesIt) {
   EXPECT_EQ(p.res, 1);
   // The peer goes away: the next read sees EOF through the same registration.
   probe q;
-  ASSERT_TRUE(io->start_recv(q.op, *a, buf.data(), buf.size()));
+  ASSERT_TRUE(start_recv(q.op, *a, buf.data(), buf.size()));
   b.reset();
   io->poll(true);
   EXPECT_EQ(q.completions, 1);
@@ -275,9 +287,9 @@ TEST_F(epoll_direct, EveryResumptionOfABurstGetsTheWholeInlineBudget) {
     waits[i]->then = [&] {
       // As the resumed coroutine would: read what arrived.
       probe read;
-      if (!io->start_recv(read.op, a, buf.data(), 1)) ++inline_after_resume;
+      if (!start_recv(read.op, a, buf.data(), 1)) ++inline_after_resume;
     };
-    ASSERT_TRUE(io->start_wait_readable(waits[i]->op, a));
+    ASSERT_TRUE(start_wait_readable(waits[i]->op, a));
   }
   for (auto& p : pairs) send_byte(p.b);
   poll_until_idle();
@@ -288,7 +300,7 @@ TEST_F(epoll_direct, EveryResumptionOfABurstGetsTheWholeInlineBudget) {
   // through the next poll.
   auto [a, b] = make_socket_pair();
   probe first;
-  ASSERT_TRUE(io->start_wait_readable(first.op, *a));
+  ASSERT_TRUE(start_wait_readable(first.op, *a));
   for (int i = 0; i < detail::epoll_backend::inline_budget + 1; ++i) send_byte(b);
   int inline_reads = 0;
   bool deferred = false;
@@ -296,7 +308,7 @@ TEST_F(epoll_direct, EveryResumptionOfABurstGetsTheWholeInlineBudget) {
   first.then = [&] {
     for (int i = 0; i <= detail::epoll_backend::inline_budget && !deferred; ++i) {
       reads.push_back(std::make_unique<probe>());
-      if (io->start_recv(reads.back()->op, *a, buf.data(), 1)) {
+      if (start_recv(reads.back()->op, *a, buf.data(), 1)) {
         deferred = true;
       } else {
         ++inline_reads;
@@ -316,22 +328,23 @@ TEST_F(epoll_direct, TimersFireInDeadlineOrderNeverEarlyAndCancelledOnesAreReape
                                  clock::now().time_since_epoch())
                                  .count();
   std::vector<probe> timers(count);
-  std::vector<detail::timer_state> states(count);
   std::vector<std::int64_t> fired_deadlines;
   fired_deadlines.reserve(count);
   std::mt19937 gen(17);
   for (int i = 0; i < count; ++i) {
     // Within 20 ms, many sharing a deadline.
-    states[i].deadline_ns = start + static_cast<std::int64_t>(gen() % 200) * 100'000;
-    timers[i].then = [&fired_deadlines, &timers, &states, i] {
+    timers[i].op.code = detail::op_code::timer;
+    timers[i].op.args.deadline_ns = start + static_cast<std::int64_t>(gen() % 200) * 100'000;
+    const std::int64_t deadline = timers[i].op.args.deadline_ns;
+    timers[i].then = [&fired_deadlines, &timers, deadline, i] {
       if (timers[i].res != 0) return;
       auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                      clock::now().time_since_epoch())
                      .count();
-      EXPECT_GE(now, states[i].deadline_ns) << "timer fired early";
-      fired_deadlines.push_back(states[i].deadline_ns);
+      EXPECT_GE(now, deadline) << "timer fired early";
+      fired_deadlines.push_back(deadline);
     };
-    ASSERT_TRUE(io->start_timer(timers[i].op, states[i]));
+    ASSERT_TRUE(io->start(timers[i].op));
   }
   EXPECT_EQ(io->in_flight(), count);
   int cancelled = 0;
@@ -357,8 +370,8 @@ TEST_F(epoll_direct, FailedRegistrationFinishesTheOperationAtOnceWithItsError) {
   alias.handle = a->handle;
   probe first, second;
   std::array<char, 8> buf;
-  ASSERT_TRUE(io->start_recv(first.op, *a, buf.data(), buf.size()));
-  EXPECT_FALSE(io->start_recv(second.op, alias, buf.data(), buf.size()));
+  ASSERT_TRUE(start_recv(first.op, *a, buf.data(), buf.size()));
+  EXPECT_FALSE(start_recv(second.op, alias, buf.data(), buf.size()));
   EXPECT_EQ(second.op.res, -EEXIST);
   EXPECT_EQ(second.completions, 0);
   EXPECT_EQ(io->in_flight(), 1);
@@ -377,7 +390,7 @@ TEST_F(epoll_direct, SocketClosedEarlierInTheSameBatchIsNotTouched) {
   std::array<char, 8> buf;
   // Register the second socket with this epoll (a read waits, then completes).
   probe warm;
-  ASSERT_TRUE(io->start_recv(warm.op, *second.a, buf.data(), buf.size()));
+  ASSERT_TRUE(start_recv(warm.op, *second.a, buf.data(), buf.size()));
   send_byte(second.b);
   io->poll(true);
   ASSERT_EQ(warm.completions, 1);
@@ -393,9 +406,9 @@ TEST_F(epoll_direct, SocketClosedEarlierInTheSameBatchIsNotTouched) {
     // A socket that starts waiting now, in the same batch, gets a
     // registration of its own, never the closed socket's.
     third = make_socket_pair();
-    EXPECT_TRUE(io->start_recv(late.op, *third.a, late_buf.data(), late_buf.size()));
+    EXPECT_TRUE(start_recv(late.op, *third.a, late_buf.data(), late_buf.size()));
   };
-  ASSERT_TRUE(io->start_recv(reader.op, *first.a, buf.data(), buf.size()));
+  ASSERT_TRUE(start_recv(reader.op, *first.a, buf.data(), buf.size()));
   send_byte(first.b);
   send_byte(second.b);
   io->poll(true);
@@ -414,7 +427,7 @@ TEST_F(epoll_direct, SocketClosedOnAnotherThreadIsHandedBack) {
     auto [a, b] = make_socket_pair();
     probe p;
     std::array<char, 8> buf;
-    ASSERT_TRUE(io->start_recv(p.op, *a, buf.data(), buf.size()));
+    ASSERT_TRUE(start_recv(p.op, *a, buf.data(), buf.size()));
     send_byte(b);
     io->poll(true);
     ASSERT_EQ(p.completions, 1);
@@ -431,7 +444,7 @@ TEST_F(epoll_direct, SocketOutlivingItsBackendClosesCleanly) {
   auto [a, b] = make_socket_pair();
   probe p;
   std::array<char, 8> buf;
-  ASSERT_TRUE(io->start_recv(p.op, *a, buf.data(), buf.size()));
+  ASSERT_TRUE(start_recv(p.op, *a, buf.data(), buf.size()));
   send_byte(b);
   io->poll(true);
   ASSERT_EQ(p.completions, 1);

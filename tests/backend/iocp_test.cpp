@@ -250,12 +250,9 @@ TEST_F(iocp_test, TimerCancelledBeforeItStartsFinishesAtOnceAsCancelled) {
     auto& b = detail::worker::current()->io();
     const auto before = b.in_flight();
     detail::operation op;
-    detail::timer_state st;
-    st.deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         (clock::now() + std::chrono::hours(1)).time_since_epoch())
-                         .count();
+    detail::prepare_timer(op, clock::now() + std::chrono::hours(1));
     b.cancel(op);
-    EXPECT_FALSE(b.start_timer(op, st)) << "a cancelled timer must not be queued";
+    EXPECT_FALSE(b.start(op)) << "a cancelled timer must not be queued";
     EXPECT_EQ(detail::error_from_result(op.res), std::errc::operation_canceled);
     EXPECT_EQ(b.in_flight(), before);
     co_return;

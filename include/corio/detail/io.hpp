@@ -1,5 +1,6 @@
-// corio/detail/io.hpp: what the public awaitables call to start an
-// operation on the calling worker's backend. Implemented in lib/core/io.cpp.
+// corio/detail/io.hpp: the socket state that operations share, and the one
+// entry point (start) that every awaiter calls. Implemented in
+// lib/core/io.cpp, which hands the operation to the calling worker's backend.
 #pragma once
 
 #include <atomic>
@@ -25,9 +26,14 @@ struct socket_core {
   // reaches the kernel (lesson 1).
   std::atomic<bool> reading{false};
   std::atomic<bool> writing{false};
-  // Backend-private state (epoll: the registered worker and the waiting
-  // operations; IOCP: whether the socket is bound to the port).
-  void* backend_slots[4] = {};
+  // IOCP: whether the socket is associated with the port yet, and how
+  // (lib/backend/iocp/socket_ops.cpp), and its address family (an accept
+  // makes the new socket in the listener's family).
+  std::atomic<std::uint8_t> port_association{0};
+  std::uint8_t family = 0;
+  // epoll: the socket's registrations, one per worker that waited on it
+  // (lib/backend/epoll/registration.cpp).
+  std::atomic<void*> registrations{nullptr};
 };
 
 /// A socket address in the OS's own sockaddr layout, filled by the library.
@@ -36,39 +42,30 @@ struct address_storage {
   std::uint32_t size = 0;
 };
 
-/// What an accept needs to keep alive until it completes: the peer address
-/// (and, on IOCP, AcceptEx's local+remote address block and the socket
-/// created for the connection).
+/// What an accept keeps alive until it completes: the peer address (on
+/// IOCP, AcceptEx's local+remote address block) and the new socket.
 struct accept_state {
   native_socket accepted = invalid_socket;
   std::uint32_t addr_size = 0;
   alignas(8) unsigned char addr[2 * (128 + 16)] = {};
+  // epoll: the next accept waiting on the same listener and worker.
+  operation* next_waiting = nullptr;
 };
 
-/// The deadline of a timer operation, in the steady clock's nanoseconds.
-struct timer_state {
-  std::int64_t deadline_ns = 0;
-  // Backend-private (IOCP: the timer's place in the port's heap; the Linux
-  // backends keep theirs in operation::aux).
-  std::int64_t scratch[1] = {};
-};
-
-// Each start_* begins `op` on the calling thread's worker. It returns true
-// when the operation is in flight: `op.complete` runs later on a worker and
-// the caller must suspend without touching `op` again. It returns false when
-// the operation already finished (success inline, or a failed post) with its
-// result in `op.res`: the caller goes on without suspending (lesson 2).
-// Called off a runtime worker, each fails at once with EINVAL-like
-// `operation_not_supported`.
-bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept;
-bool start_connect(operation& op, socket_core& sock, const address_storage& to) noexcept;
-bool start_recv(operation& op, socket_core& sock, void* data, std::size_t size) noexcept;
-bool start_send(operation& op, socket_core& sock, const void* data, std::size_t size) noexcept;
-bool start_wait_readable(operation& op, socket_core& sock) noexcept;
-bool start_timer(operation& op, timer_state& st) noexcept;
+/// Begins `op` (its code and arguments set) on the calling thread's worker.
+/// Returns true when the operation is in flight: `op.complete` runs later on
+/// a worker and the caller must suspend without touching `op` again.
+/// Returns false when the operation already finished (success inline, or a
+/// failed post) with its result in `op.res`: the caller goes on without
+/// suspending (lesson 2). Off a runtime worker it fails at once with
+/// std::errc::operation_not_supported.
+bool start(operation& op) noexcept;
 
 /// Turns a negative operation result into an error code whose category
 /// compares equal to the portable std::errc values.
 std::error_code error_from_result(std::int64_t res) noexcept;
+
+/// The (negative) operation result that stands for `e` on every OS.
+constexpr std::int64_t result_from(std::errc e) noexcept { return -static_cast<std::int64_t>(e); }
 
 }  // namespace corio::detail

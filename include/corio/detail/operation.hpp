@@ -1,9 +1,14 @@
-// corio/detail/operation.hpp: the header that every overlapped operation
-// starts with, shared by all backends.
+// corio/detail/operation.hpp: the operation every awaiter starts and every
+// backend runs. An operation carries everything the backend needs (what to
+// do, on which socket, with which buffer), so a backend has one start()
+// with one switch over the codes, and a new operation is one code, one
+// awaiter and one case per backend (docs/architecture.md, "Adding an
+// operation").
 #pragma once
 
 #include <concepts>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 
 namespace corio::detail {
@@ -19,15 +24,51 @@ struct overlapped_storage {
 };
 #endif
 
+struct socket_core;
+struct accept_state;
+struct address_storage;
+
+/// What an operation does. Each backend's start() has one case per code.
+enum class op_code : std::uint8_t {
+  recv,           // sock, buf: read up to buf.size bytes
+  send,           // sock, buf: write up to buf.size bytes
+  send_vectored,  // sock, vec: write up to the sum of several buffers (gather)
+  wait_readable,  // sock: wait until data or the end of the stream can be read
+  accept,         // sock (a listener), accept: take one connection
+  connect,        // sock, connect_to: connect to a peer
+  timer,          // deadline_ns: wait until the steady clock reaches it
+};
+
+/// One buffer of a gather write. On Linux it has the layout of struct iovec
+/// (checked in the io_uring backend), so the kernel reads an array of them
+/// as it is.
+struct io_vec {
+  const void* data;
+  std::size_t size;
+};
+
+/// The most buffers one gather write takes (IOV_MAX is 1024 on Linux; IOCP
+/// copies them into a WSABUF array on the stack).
+inline constexpr std::size_t max_io_vecs = 64;
+
 struct operation;
 
 /// The completion that every plain operation uses: resume the waiter.
 inline void resume_waiter(operation* op) noexcept;
 
+/// A backend's record of where a started operation is (meaningful only
+/// while it is in flight; see each backend's header).
+enum class op_state : std::uint8_t {
+  idle,       // not started, or finished and handed back
+  waiting,    // in flight: in the kernel, a timer heap or an epoll registration
+  finished,   // the result is set; it completes at the backend's next poll
+  cancelled,  // IOCP timers: cancelled before they started (start refuses them)
+};
+
 /// One in-flight operation. It lives inside the awaiter, so inside the
 /// awaiting coroutine's frame: starting an operation allocates nothing, and
-/// the kernel's completion (io_uring user_data, IOCP lpOverlapped) points
-/// straight back to it.
+/// the kernel's completion (io_uring user_data, IOCP lpOverlapped, an epoll
+/// registration's waiting slot) points straight back to it.
 struct operation {
 #ifdef _WIN32
   // First member: the completion packet's lpOverlapped is this address.
@@ -40,18 +81,43 @@ struct operation {
   // The coroutine to resume, exactly once.
   std::coroutine_handle<> waiter;
   // >= 0: bytes transferred (or the accepted descriptor); < 0: a negated
-  // error value as the backend defines it (see error_from_result).
+  // error value as the OS defines it (see error_from_result).
   std::int64_t res = 0;
   // What `complete` needs besides the operation (a combinator's state, such
   // as with_timeout's); unused by plain operations.
   void* context = nullptr;
+
+  // ---- What to do: set by the awaiter before start(), read by the backend.
+  op_code code = op_code::recv;
   // Set (through std::atomic_ref) when a cancel was requested: a transfer of
   // several steps (write_all) checks it before each new step, so a cancel
   // that lands between two steps is not lost.
   std::uint8_t cancel_requested = 0;
-  // Backend-private word (io_uring: which result fix-up applies; epoll:
-  // the readiness direction; IOCP: flags).
-  std::uint32_t aux = 0;
+  // The backend's record of this operation (through std::atomic_ref on
+  // IOCP, where cancel may come from another thread).
+  op_state state = op_state::idle;
+  // Where the backend keeps the operation while it waits.
+  union place_t {
+    std::uint32_t timer_index;   // a timer: its position in the timer heap
+    std::uint32_t registration;  // epoll, a socket operation: the registration it waits in
+  } place{};
+  // The socket it works on (every code but timer). The socket outlives the
+  // operation: it is released only after every operation on it completed.
+  socket_core* sock = nullptr;
+  // The arguments of each code, in the member its comment names.
+  union args_t {
+    struct {
+      void* data;
+      std::size_t size;
+    } buf;                             // recv, send (send never writes through data)
+    struct {
+      const io_vec* vecs;
+      std::size_t count;
+    } vec;                             // send_vectored
+    accept_state* accept;              // accept: where the peer's address goes
+    const address_storage* connect_to; // connect
+    std::int64_t deadline_ns;          // timer: on the steady clock
+  } args{};
 };
 
 inline void resume_waiter(operation* op) noexcept { op->waiter.resume(); }
@@ -60,7 +126,7 @@ inline void resume_waiter(operation* op) noexcept { op->waiter.resume(); }
 /// with_timeout can drive any of them:
 ///   operation& op() noexcept;  the operation it starts
 ///   bool start() noexcept;     starts it with op().waiter/complete/context as
-///                              preset; returns like the backend's start_*
+///                              preset; returns like detail::start
 ///   R await_resume();          the result (a corio::result<...>)
 /// Its await_suspend is `op().waiter = h; return start();`.
 template <class A>

@@ -25,42 +25,48 @@ concept byte_range = std::ranges::contiguous_range<R> && std::ranges::sized_rang
                      sizeof(std::ranges::range_value_t<R>) == 1 &&
                      std::is_trivially_copyable_v<std::ranges::range_value_t<R>>;
 
+/// A byte range that a write may take: any byte_range but a char array,
+/// whose terminating NUL would go out with a string literal
+/// (`write_all("hi\n")` sends 4 bytes); pass std::string_view instead.
+template <class R>
+concept writable_bytes =
+    byte_range<R> &&
+    !(std::is_array_v<std::remove_reference_t<R>> &&
+      std::is_same_v<std::remove_cv_t<std::remove_extent_t<std::remove_reference_t<R>>>, char>);
+
 /// The direction (read or write) of a socket that one operation holds while
 /// it is in flight. Taking it refuses a second concurrent operation in the
 /// same direction before it reaches the kernel (lesson 1).
 template <bool Write>
 class half_claim {
  public:
-  explicit half_claim(socket_core* s) noexcept : sock_(s) {}
-  /// True when the operation may start; false when it is refused.
-  bool take() noexcept {
-    if (!sock_) {
+  /// True when the operation on `s` may start; false when it is refused.
+  bool take(socket_core* s) noexcept {
+    if (!s) {
       state_ = state::not_open;
-    } else if (flag().exchange(true, std::memory_order_acquire)) {
+    } else if (flag(*s).exchange(true, std::memory_order_acquire)) {
       state_ = state::busy;
     } else {
       state_ = state::held;
     }
     return state_ == state::held;
   }
-  /// After the operation: releases the direction, or says why it never
-  /// started.
-  std::error_code finish() noexcept {
+  /// After the operation: releases the direction of `s`, or says why it
+  /// never started.
+  std::error_code finish(socket_core* s) noexcept {
     switch (state_) {
       case state::held:
-        flag().store(false, std::memory_order_release);
+        flag(*s).store(false, std::memory_order_release);
         return {};
       case state::not_open: return make_error_code(errc::not_open);
       case state::busy: return make_error_code(errc::concurrent_operation);
     }
     return {};
   }
-  socket_core& socket() const noexcept { return *sock_; }
 
  private:
   enum class state : std::uint8_t { held, not_open, busy };
-  std::atomic<bool>& flag() noexcept { return Write ? sock_->writing : sock_->reading; }
-  socket_core* sock_;
+  static std::atomic<bool>& flag(socket_core& s) noexcept { return Write ? s.writing : s.reading; }
   state state_ = state::held;
 };
 
@@ -68,24 +74,30 @@ class half_claim {
 /// before the operation starts and released after it completes, so a second
 /// concurrent operation on the same half fails with
 /// errc::concurrent_operation and never reaches the kernel (lesson 1).
+/// A transfer of 0 bytes completes at once with 0 and reaches no kernel: on
+/// a read, 0 means the end of the stream only when the buffer was not empty.
 template <bool Write>
-class transfer_awaiter : public op_awaiter_base<transfer_awaiter<Write>> {
+class [[nodiscard("a read or write does nothing until it is co_awaited")]] transfer_awaiter
+    : public op_awaiter_base<transfer_awaiter<Write>> {
  public:
   using buffer_ptr = std::conditional_t<Write, const void*, void*>;
-  transfer_awaiter(socket_core* s, buffer_ptr data, std::size_t size) noexcept
-      : claim_(s), data_(data), size_(size) {}
+  transfer_awaiter(socket_core* s, buffer_ptr data, std::size_t size) noexcept {
+    op_.code = Write ? op_code::send : op_code::recv;
+    op_.sock = s;
+    op_.args.buf = {const_cast<void*>(static_cast<const void*>(data)), size};
+  }
 
   operation& op() noexcept { return op_; }
   bool start() noexcept {
-    if (!claim_.take()) return false;
-    if constexpr (Write) {
-      return start_send(op_, claim_.socket(), data_, size_);
-    } else {
-      return start_recv(op_, claim_.socket(), data_, size_);
+    if (!claim_.take(op_.sock)) return false;
+    if (op_.args.buf.size == 0) {
+      op_.res = 0;
+      return false;
     }
+    return detail::start(op_);
   }
   result<std::size_t> await_resume() noexcept {
-    if (auto refused = claim_.finish()) return fail(refused);
+    if (auto refused = claim_.finish(op_.sock)) return fail(refused);
     if (op_.res < 0) return fail(error_from_result(op_.res));
     return static_cast<std::size_t>(op_.res);
   }
@@ -93,18 +105,20 @@ class transfer_awaiter : public op_awaiter_base<transfer_awaiter<Write>> {
  private:
   operation op_;
   half_claim<Write> claim_;
-  buffer_ptr data_;
-  std::size_t size_;
 };
 
 /// wait_readable: holds the reading direction, like a read.
-class readable_awaiter : public op_awaiter_base<readable_awaiter> {
+class [[nodiscard("a wait does nothing until it is co_awaited")]] readable_awaiter
+    : public op_awaiter_base<readable_awaiter> {
  public:
-  explicit readable_awaiter(socket_core* s) noexcept : claim_(s) {}
+  explicit readable_awaiter(socket_core* s) noexcept {
+    op_.code = op_code::wait_readable;
+    op_.sock = s;
+  }
   operation& op() noexcept { return op_; }
-  bool start() noexcept { return claim_.take() && start_wait_readable(op_, claim_.socket()); }
+  bool start() noexcept { return claim_.take(op_.sock) && detail::start(op_); }
   result<void> await_resume() noexcept {
-    if (auto refused = claim_.finish()) return fail(refused);
+    if (auto refused = claim_.finish(op_.sock)) return fail(refused);
     if (op_.res < 0) return fail(error_from_result(op_.res));
     return {};
   }
@@ -114,20 +128,27 @@ class readable_awaiter : public op_awaiter_base<readable_awaiter> {
   half_claim<false> claim_;
 };
 
-/// write_all / read_exact: repeats the transfer until the whole buffer is
-/// done, without a coroutine frame per call (so without an allocation). A
-/// combinator wrapping it (with_stop, with_timeout) sets op().complete before
-/// start(); that callback runs once, when the whole transfer has ended.
-template <bool Write>
-class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>> {
+/// The steps of write_all / read_exact / a gather write_all: repeats the
+/// transfer until everything is done, without a coroutine frame per call
+/// (so without an allocation). `Steps` sets up the next step in the
+/// operation (`bool next(operation&)`: false when nothing is left) and takes
+/// each finished step's count (`void advance(operation&, std::size_t)`). A combinator
+/// wrapping it (with_stop, with_timeout) sets op().complete before start();
+/// that callback runs once, when the whole transfer has ended.
+template <bool Write, class Steps>
+class [[nodiscard("a transfer does nothing until it is co_awaited")]] stepped_awaiter
+    : public op_awaiter_base<stepped_awaiter<Write, Steps>> {
  public:
-  using buffer_ptr = std::conditional_t<Write, const std::byte*, std::byte*>;
-  transfer_all_awaiter(socket_core* s, buffer_ptr data, std::size_t size) noexcept
-      : claim_(s), data_(data), size_(size) {}
+  /// `args` go to Steps::prepare, which sets up the operation.
+  template <class... Args>
+  stepped_awaiter(socket_core* s, Steps steps, Args... args) noexcept : steps_(steps) {
+    op_.sock = s;
+    steps_.prepare(op_, args...);
+  }
 
   operation& op() noexcept { return op_; }
   bool start() noexcept {
-    if (!claim_.take()) return false;
+    if (!claim_.take(op_.sock)) return false;
     final_ = op_.complete;
     final_context_ = op_.context;
     op_.complete = step_done;
@@ -135,35 +156,28 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
     return issue();
   }
   result<void> await_resume() noexcept {
-    if (auto refused = claim_.finish()) return fail(refused);
+    if (auto refused = claim_.finish(op_.sock)) return fail(refused);
     if (op_.res < 0) return fail(error_from_result(op_.res));
-    if (done_ < size_) return fail(errc::unexpected_eof);
+    if (eof_) return fail(errc::unexpected_eof);
     return {};
   }
   /// Bytes transferred, including those of a transfer that then failed.
   std::size_t transferred() const noexcept { return done_; }
 
  private:
-
   // Starts steps until one is in flight (true) or the transfer is over
   // (false: complete, failed, or EOF).
   bool issue() noexcept {
-    while (done_ < size_) {
+    while (steps_.next(op_)) {
       // TRICKY: on IOCP a cancel may come from another thread just after a
       // step completed, find nothing in flight, and be lost; the flag it
       // leaves stops the next step from starting. (A cancel racing the very
       // start of a step can still miss it; that step then ends normally.)
       if (std::atomic_ref<std::uint8_t>(op_.cancel_requested).load(std::memory_order_acquire)) {
-        op_.res = -static_cast<std::int64_t>(ECANCELED);
+        op_.res = result_from(std::errc::operation_canceled);
         return false;
       }
-      bool pending;
-      if constexpr (Write) {
-        pending = start_send(op_, claim_.socket(), data_ + done_, size_ - done_);
-      } else {
-        pending = start_recv(op_, claim_.socket(), data_ + done_, size_ - done_);
-      }
-      if (pending) return true;
+      if (detail::start(op_)) return true;
       if (!account()) return false;
     }
     op_.res = 0;
@@ -171,12 +185,17 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
   }
   // Adds a finished step; false when it ended the transfer (error or EOF).
   bool account() noexcept {
-    if (op_.res <= 0) return false;
+    if (op_.res < 0) return false;
+    if (op_.res == 0) {
+      eof_ = true;  // a step of at least one byte moved none: the stream ended
+      return false;
+    }
     done_ += static_cast<std::size_t>(op_.res);
+    steps_.advance(op_, static_cast<std::size_t>(op_.res));
     return true;
   }
   static void step_done(operation* o) noexcept {
-    auto* self = static_cast<transfer_all_awaiter*>(o->context);
+    auto* self = static_cast<stepped_awaiter*>(o->context);
     if (self->account() && self->issue()) return;  // the next step is in flight
     o->complete = self->final_;
     o->context = self->final_context_;
@@ -185,11 +204,61 @@ class transfer_all_awaiter : public op_awaiter_base<transfer_all_awaiter<Write>>
 
   operation op_;
   half_claim<Write> claim_;
-  buffer_ptr data_;
-  std::size_t size_;
+  bool eof_ = false;
+  [[no_unique_address]] Steps steps_;
   std::size_t done_ = 0;
   void (*final_)(operation*) noexcept = nullptr;
   void* final_context_ = nullptr;
 };
+
+/// The steps of write_all / read_exact over one buffer, which the
+/// operation's own arguments track: nothing kept besides.
+template <bool Write>
+struct contiguous_steps {
+  using buffer_ptr = std::conditional_t<Write, const std::byte*, std::byte*>;
+  static void prepare(operation& op, buffer_ptr data, std::size_t size) noexcept {
+    op.code = Write ? op_code::send : op_code::recv;
+    op.args.buf = {const_cast<std::byte*>(data), size};
+  }
+  static bool next(operation& op) noexcept { return op.args.buf.size != 0; }
+  static void advance(operation& op, std::size_t n) noexcept {
+    op.args.buf.data = static_cast<std::byte*>(op.args.buf.data) + n;
+    op.args.buf.size -= n;
+  }
+};
+
+/// The steps of a gather write_all: each step sends what is left of up to
+/// max_io_vecs slices with one sendmsg / WSASend, and the slices are
+/// advanced in place as bytes go out (as Tokio's write_all_vectored does).
+struct gather_steps {
+  io_vec* vecs;
+  std::size_t count;
+  static void prepare(operation& op) noexcept { op.code = op_code::send_vectored; }
+  bool next(operation& op) noexcept {
+    while (count > 0 && vecs->size == 0) {
+      ++vecs;
+      --count;
+    }
+    if (count == 0) return false;
+    op.args.vec = {vecs, count < max_io_vecs ? count : max_io_vecs};
+    return true;
+  }
+  void advance(operation&, std::size_t n) noexcept {
+    while (n > 0) {
+      const std::size_t take = n < vecs->size ? n : vecs->size;
+      vecs->data = static_cast<const std::byte*>(vecs->data) + take;
+      vecs->size -= take;
+      n -= take;
+      if (vecs->size == 0) {
+        ++vecs;
+        --count;
+      }
+    }
+  }
+};
+
+template <bool Write>
+using transfer_all_awaiter = stepped_awaiter<Write, contiguous_steps<Write>>;
+using gather_awaiter = stepped_awaiter<true, gather_steps>;
 
 }  // namespace corio::detail

@@ -17,6 +17,7 @@
 #include "corio/detail/detached.hpp"
 #include "corio/detail/io.hpp"
 #include "corio/task.hpp"
+#include "corio/time.hpp"
 
 namespace corio::detail {
 
@@ -56,14 +57,9 @@ class task_operation : public op_awaiter_base<task_operation<T>> {
       return false;
     }
     hook_.take(anchor_, on_anchor, this);
-    // Far enough never to fire, near enough that no backend's arithmetic on
-    // it can overflow.
-    anchor_state_.deadline_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            (clock::now() + std::chrono::hours(24 * 365 * 10)).time_since_epoch())
-            .count();
+    prepare_timer(anchor_, clock::time_point::max());  // never fires
     pending_.store(3, std::memory_order_relaxed);  // anchor, task, this call
-    if (!start_timer(anchor_, anchor_state_)) {
+    if (!detail::start(anchor_)) {
       // Not cancellable, so not started: fail at once with the timer's error.
       hook_.restore(anchor_);
       failed_ = true;
@@ -116,7 +112,6 @@ class task_operation : public op_awaiter_base<task_operation<T>> {
   }
 
   operation anchor_;
-  timer_state anchor_state_;
   completion_hook hook_;
   void* owner_ = nullptr;
   std::atomic<int> pending_{0};

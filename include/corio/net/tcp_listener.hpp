@@ -17,28 +17,32 @@ struct listen_options {
   bool reuse_port = false;
 };
 
-namespace detail_accept {
-class accept_awaiter : public detail::op_awaiter_base<accept_awaiter> {
+/// tcp_listener::accept's awaiter: an operation awaiter, so with_timeout and
+/// with_stop bound and cancel an accept like any other operation.
+class [[nodiscard("an accept does nothing until it is co_awaited")]] accept_awaiter
+    : public detail::op_awaiter_base<accept_awaiter> {
  public:
-  explicit accept_awaiter(detail::socket_core* s) noexcept : sock_(s) {}
+  explicit accept_awaiter(detail::socket_core* s) noexcept {
+    op_.code = detail::op_code::accept;
+    op_.sock = s;
+  }
   detail::operation& op() noexcept { return op_; }
   bool start() noexcept {
-    if (!sock_) {
+    if (!op_.sock) {
       not_open_ = true;
       return false;
     }
-    return detail::start_accept(op_, *sock_, st_);
+    op_.args.accept = &st_;  // here, not at construction: the awaiter may have moved since
+    return detail::start(op_);
   }
   /// The accepted stream, or the error.
   result<tcp_stream> await_resume() noexcept;
 
  private:
   detail::operation op_;
-  detail::socket_core* sock_;
   detail::accept_state st_;
   bool not_open_ = false;
 };
-}  // namespace detail_accept
 
 /// A socket bound to a local endpoint, accepting connections.
 class tcp_listener {
@@ -51,8 +55,8 @@ class tcp_listener {
 
   /// Accepts one connection. Resumes on a worker with the new stream, or an
   /// error (EMFILE when out of descriptors: the listener stays usable).
-  detail_accept::accept_awaiter accept() noexcept {
-    return detail_accept::accept_awaiter(sock_.get());
+  accept_awaiter accept() noexcept {
+    return accept_awaiter(sock_.get());
   }
 
   result<endpoint> local_endpoint() const noexcept;

@@ -12,6 +12,20 @@
 #include "corio/result.hpp"
 #include "corio/task.hpp"
 
+namespace corio {
+
+/// One buffer of a gather write (tcp_stream::write_all over several
+/// buffers): a pointer and a size, with the layout of struct iovec on Linux.
+using io_slice = detail::io_vec;
+
+/// The slice over `bytes`.
+template <detail::writable_bytes R>
+io_slice as_slice(const R& bytes) noexcept {
+  return {std::ranges::data(bytes), std::ranges::size(bytes)};
+}
+
+}  // namespace corio
+
 namespace corio::net {
 
 class tcp_stream;
@@ -21,9 +35,10 @@ class tcp_stream;
 class read_half {
  public:
   /// Reads up to `buf.size()` bytes. Resumes on a worker with the count
-  /// read; 0 means the peer closed its side (orderly EOF). A read started
-  /// while another read on the same stream is in flight fails at once with
-  /// errc::concurrent_operation.
+  /// read; 0 from a non-empty buffer means the peer closed its side
+  /// (orderly EOF). An empty buffer completes at once with 0 and reaches no
+  /// kernel. A read started while another read on the same stream is in
+  /// flight fails at once with errc::concurrent_operation.
   template <detail::byte_range R>
   auto read(R&& buf) noexcept {
     return detail::transfer_awaiter<false>(sock_, std::ranges::data(buf), std::ranges::size(buf));
@@ -40,7 +55,7 @@ class read_half {
   template <detail::byte_range R>
   auto read_exact(R&& buf) noexcept {
     return detail::transfer_all_awaiter<false>(
-        sock_, reinterpret_cast<std::byte*>(std::ranges::data(buf)), std::ranges::size(buf));
+        sock_, {}, reinterpret_cast<std::byte*>(std::ranges::data(buf)), std::ranges::size(buf));
   }
 
  private:
@@ -52,19 +67,29 @@ class read_half {
 /// The writing side of a stream. Refers to its stream, which must outlive it.
 class write_half {
  public:
-  /// Writes some of `buf` (at least one byte unless it is empty). Resumes on
-  /// a worker with the count written. A write started while another write on
-  /// the same stream is in flight fails at once with
-  /// errc::concurrent_operation.
-  template <detail::byte_range R>
+  /// Writes some of `buf` (at least one byte unless it is empty: then 0 at
+  /// once). Resumes on a worker with the count written. A write started
+  /// while another write on the same stream is in flight fails at once with
+  /// errc::concurrent_operation. A string literal is refused at compile
+  /// time (its NUL would be sent): pass a std::string_view.
+  template <detail::writable_bytes R>
   auto write(const R& buf) noexcept {
     return detail::transfer_awaiter<true>(sock_, std::ranges::data(buf), std::ranges::size(buf));
   }
   /// Writes all of `buf`, in order, one write at a time. Allocates nothing.
-  template <detail::byte_range R>
+  template <detail::writable_bytes R>
   auto write_all(const R& buf) noexcept {
     return detail::transfer_all_awaiter<true>(
-        sock_, reinterpret_cast<const std::byte*>(std::ranges::data(buf)), std::ranges::size(buf));
+        sock_, {}, reinterpret_cast<const std::byte*>(std::ranges::data(buf)),
+        std::ranges::size(buf));
+  }
+  /// Writes all of several buffers, in order, with one gather write per step
+  /// (sendmsg on Linux, one WSASend with several WSABUFs on Windows), up to
+  /// 64 slices at a time. The slices are advanced in place as bytes go out:
+  /// after an error, what is left in them is what was not sent. Allocates
+  /// nothing.
+  auto write_all(std::span<io_slice> slices) noexcept {
+    return detail::gather_awaiter(sock_, {slices.data(), slices.size()});
   }
 
  private:
@@ -73,10 +98,10 @@ class write_half {
   detail::socket_core* sock_;
 };
 
-namespace detail_connect {
 /// tcp_stream::connect's awaiter: an operation awaiter, so with_timeout and
 /// with_stop bound and cancel a connect like any other operation.
-class connect_awaiter : public detail::op_awaiter_base<connect_awaiter> {
+class [[nodiscard("a connect does nothing until it is co_awaited")]] connect_awaiter
+    : public detail::op_awaiter_base<connect_awaiter> {
  public:
   /// Opens the socket now and, when `from` is set, binds it there; a
   /// failure of either is kept and becomes the result, without suspending.
@@ -93,7 +118,6 @@ class connect_awaiter : public detail::op_awaiter_base<connect_awaiter> {
   detail::address_storage addr_;
   std::error_code open_error_;  // from opening or binding the socket: start() does nothing
 };
-}  // namespace detail_connect
 
 /// The two halves of one stream.
 struct stream_halves {
@@ -112,8 +136,8 @@ class tcp_stream {
   /// Connects to `to`. Resumes on a worker with the stream, or the error
   /// (std::errc::connection_refused for a closed port, ...). Wrap it in
   /// with_timeout or with_stop to bound or cancel it.
-  static detail_connect::connect_awaiter connect(const endpoint& to) noexcept {
-    return detail_connect::connect_awaiter(to);
+  static connect_awaiter connect(const endpoint& to) noexcept {
+    return connect_awaiter(to);
   }
 
   /// Connects to `to` from the local address `from`: the socket is bound to
@@ -132,9 +156,9 @@ class tcp_stream {
   /// sends nothing: std::errc::address_not_available for an address that is
   /// not local, std::errc::address_in_use for a taken port,
   /// std::errc::address_family_not_supported for a family mismatch.
-  static detail_connect::connect_awaiter connect(const endpoint& to,
+  static connect_awaiter connect(const endpoint& to,
                                                  const endpoint& from) noexcept {
-    return detail_connect::connect_awaiter(to, &from);
+    return connect_awaiter(to, &from);
   }
 
   /// Connects to `host` (a name or a numeric address) on `port`: resolves
@@ -160,7 +184,7 @@ class tcp_stream {
   auto read(R&& buf) noexcept {
     return read_half(sock_.get()).read(buf);
   }
-  template <detail::byte_range R>
+  template <detail::writable_bytes R>
   auto write(const R& buf) noexcept {
     return write_half(sock_.get()).write(buf);
   }
@@ -169,9 +193,12 @@ class tcp_stream {
     return read_half(sock_.get()).read_exact(buf);
   }
   auto wait_readable() noexcept { return read_half(sock_.get()).wait_readable(); }
-  template <detail::byte_range R>
+  template <detail::writable_bytes R>
   auto write_all(const R& buf) noexcept {
     return write_half(sock_.get()).write_all(buf);
+  }
+  auto write_all(std::span<io_slice> slices) noexcept {
+    return write_half(sock_.get()).write_all(slices);
   }
 
   /// Two halves that refer to this stream, for a reader coroutine and a

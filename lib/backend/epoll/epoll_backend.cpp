@@ -1,5 +1,5 @@
 // lib/backend/epoll/epoll_backend.cpp: the epoll worker loop, posting,
-// wake-up, cancellation, and the per-socket registrations' lifetime.
+// wake-up and cancellation (registrations: registration.cpp).
 #include "backend/epoll/epoll_backend.hpp"
 
 #include <sys/eventfd.h>
@@ -15,16 +15,6 @@ namespace corio::detail {
 namespace {
 
 std::error_code errno_code(int e) { return {e, std::generic_category()}; }
-
-// The epoll backend attached to the calling thread, if any: forget_epoll_socket
-// uses it to tell a close on the registration's own worker (no other thread
-// can be reading its fields) from a close anywhere else.
-thread_local epoll_backend* tls_backend = nullptr;
-
-// backend_slots[0]: the socket's list of registrations, newest first.
-std::atomic_ref<void*> registrations_of(socket_core& s) noexcept {
-  return std::atomic_ref<void*>(s.backend_slots[0]);
-}
 
 }  // namespace
 
@@ -68,36 +58,13 @@ epoll_backend::epoll_backend(int epoll_fd, int wake_fd) noexcept
 epoll_backend::~epoll_backend() {
   // Retired registrations first: their sockets may already be freed.
   reclaim_registrations();
-  // TRICKY: a socket may outlive the runtime (a listener declared before
-  // it, closed after). Its list still holds this worker's registration, and
-  // its close would call retire() on a destroyed backend. So unlink every
-  // live registration from its socket here. This runs after every worker of
-  // the runtime has been joined; a socket of this runtime closed on some
-  // other thread at this very moment is a race the caller must not create.
-  for (auto& chunk : chunks_) {
-    for (std::size_t i = 0; i < chunk_size; ++i) {
-      epoll_registration& reg = chunk[i];
-      if (!reg.live) continue;
-      auto head = registrations_of(*reg.sock);
-      auto* r = static_cast<epoll_registration*>(head.load(std::memory_order_acquire));
-      if (r == &reg) {
-        head.store(reg.next_in_socket, std::memory_order_release);
-        continue;
-      }
-      for (; r; r = r->next_in_socket) {
-        if (r->next_in_socket == &reg) {
-          r->next_in_socket = reg.next_in_socket;
-          break;
-        }
-      }
-    }
-  }
+  unlink_registrations();
   ::close(epoll_fd_);
-  if (tls_backend == this) tls_backend = nullptr;
+  if (tls_epoll_backend == this) tls_epoll_backend = nullptr;
 }
 
 result<void> epoll_backend::attach_thread() noexcept {
-  tls_backend = this;
+  tls_epoll_backend = this;
   return {};
 }
 
@@ -123,7 +90,7 @@ bool epoll_backend::finish(operation& op, std::int64_t res) noexcept {
 void epoll_backend::complete(operation& op, std::int64_t res) noexcept {
   in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   op.res = res;
-  op.aux = kind_done;
+  op.state = op_state::idle;
   // Each resumption from the loop gets the whole budget: it bounds how long
   // one coroutine may go on inline, not how many events one poll serves
   // inline (a shared budget would defer, with their buffers held, all but
@@ -134,116 +101,25 @@ void epoll_backend::complete(operation& op, std::int64_t res) noexcept {
 
 void epoll_backend::complete_later(operation& op, std::int64_t res) noexcept {
   op.res = res;
-  op.aux = kind_done;
+  op.state = op_state::finished;
   // Grows only past the reserve; a failed growth here would lose an
   // operation, which std::terminate (noexcept) at least makes loud.
   completed_.push_back(&op);
 }
 
 void epoll_backend::cancel(operation& op) noexcept {
-  const std::uint32_t kind = aux_kind(op.aux);
-  const std::uint32_t index = aux_index(op.aux);
-  if (kind == kind_done) return;  // already finished: its completion is queued
-  if (kind == kind_timer) {
-    if (timers_.holds(index, op)) {
-      timers_.remove(index);
+  // Not waiting: already finished, its completion queued.
+  if (op.state != op_state::waiting) return;
+  if (op.code == op_code::timer) {
+    if (timers_.holds(op.place.timer_index, op)) {
+      timers_.remove(op.place.timer_index);
       complete_later(op, -ECANCELED);
     }
     return;
   }
-  // A waiting socket operation: aux names the registration it waits in.
-  epoll_registration& reg = registration_at(index);
-  epoll_wait_slot& w = is_reader_kind(kind) ? reg.reader : reg.writer;
+  epoll_registration& reg = registration_at(op.place.registration);
+  epoll_wait_slot& w = waits_to_read(op.code) ? reg.reader : reg.writer;
   if (unpark(w, op)) complete_later(op, -ECANCELED);
-}
-
-// ---- Registrations ----------------------------------------------------------
-
-epoll_registration* epoll_backend::allocate_registration() noexcept {
-  if (!free_) {
-    const std::size_t base = chunks_.size() * chunk_size;
-    if (base + chunk_size - 1 > aux_max_index) return nullptr;
-    std::unique_ptr<epoll_registration[]> chunk(new (std::nothrow) epoll_registration[chunk_size]);
-    if (!chunk) return nullptr;
-    try {
-      chunks_.push_back(nullptr);
-    } catch (...) {
-      return nullptr;
-    }
-    for (std::size_t i = chunk_size; i-- > 0;) {
-      chunk[i].owner = this;
-      chunk[i].index = static_cast<std::uint32_t>(base + i);
-      chunk[i].next_free = free_;
-      free_ = &chunk[i];
-    }
-    chunks_.back() = std::move(chunk);
-  }
-  epoll_registration* reg = free_;
-  free_ = reg->next_free;
-  reg->next_free = nullptr;
-  return reg;
-}
-
-void epoll_backend::reclaim_registrations() noexcept {
-  auto to_free_list = [this](epoll_registration* r) {
-    while (r) {
-      epoll_registration* next = r->next_free;
-      r->sock = nullptr;
-      r->next_in_socket = nullptr;
-      r->reader = {};
-      r->writer = {};
-      r->live = false;
-      r->next_free = free_;
-      free_ = r;
-      r = next;
-    }
-  };
-  to_free_list(std::exchange(retired_, nullptr));
-  if (returned_.load(std::memory_order_relaxed)) {
-    to_free_list(returned_.exchange(nullptr, std::memory_order_acquire));
-  }
-}
-
-void epoll_backend::retire(epoll_registration& reg) noexcept {
-  // Explicitly, and before the caller closes the descriptor: close alone
-  // drops the registration only when no other descriptor (dup, fork) refers
-  // to the socket, and once closed the number may already name another
-  // socket. An error here (EBADF, ENOENT) means nothing was left to remove.
-  epoll_event unused{};
-  (void)::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, static_cast<int>(reg.sock->handle), &unused);
-  if (tls_backend == this) {
-    // No operation may be in flight on a socket being closed. If one is
-    // (the caller's bug), it is dropped rather than retried on a descriptor
-    // that is about to mean something else; it never completes, and
-    // in_flight() shows it.
-    reg.reader = {};
-    reg.writer = {};
-    reg.next_free = retired_;
-    retired_ = &reg;
-    return;
-  }
-  // Another thread: only the owner touches the registration's fields, so
-  // hand it over through the lock-free stack that the owner's next poll
-  // empties.
-  epoll_registration* head = returned_.load(std::memory_order_relaxed);
-  do {
-    reg.next_free = head;
-  } while (!returned_.compare_exchange_weak(head, &reg, std::memory_order_release,
-                                            std::memory_order_relaxed));
-}
-
-void forget_epoll_socket(socket_core& s) noexcept {
-  auto head = registrations_of(s);
-  // Sockets that never waited on epoll (and every socket under io_uring)
-  // stop at this load.
-  if (!head.load(std::memory_order_relaxed)) return;
-  auto* reg = static_cast<epoll_registration*>(head.exchange(nullptr, std::memory_order_acquire));
-  while (reg) {
-    // Read before retire(): the owner may reuse the registration at once.
-    epoll_registration* next = reg->next_in_socket;
-    reg->owner->retire(*reg);
-    reg = next;
-  }
 }
 
 // ---- The loop -----------------------------------------------------------------
@@ -329,8 +205,8 @@ void epoll_backend::dispatch(const epoll_event& ev) noexcept {
   // An error or hang-up wakes both directions: the retried syscall reports
   // it (ECONNRESET, EPIPE, ECONNREFUSED) exactly as io_uring would.
   const bool broken = (e & (EPOLLERR | EPOLLHUP)) != 0;
-  if (reg.reader.op && (broken || (e & (EPOLLIN | EPOLLRDHUP)))) on_ready(reg, reg.reader);
-  if (reg.writer.op && (broken || (e & EPOLLOUT))) on_ready(reg, reg.writer);
+  if (reg.reader.op && (broken || (e & (EPOLLIN | EPOLLRDHUP)))) on_ready(reg.reader);
+  if (reg.writer.op && (broken || (e & EPOLLOUT))) on_ready(reg.writer);
 }
 
 void epoll_backend::run_completed() noexcept {

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 
 #include <atomic>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,24 +24,21 @@ namespace corio::detail {
 class epoll_backend;
 
 // One direction of a registration: the operation waiting for readiness
-// there and what its syscall needs when it is retried.
+// there. Its arguments are in the operation itself; accepts (several
+// coroutines may accept on one listener from one worker) queue behind the
+// first through accept_state::next_waiting.
 struct epoll_wait_slot {
   operation* op = nullptr;
-  // recv/send: the caller's buffer; accept: the head's accept_state;
-  // connect: the peer's address_storage. All live in the awaiting frame.
-  void* data = nullptr;
-  std::size_t size = 0;
-  // accept only: the last accept_state of the chain of waiting accepts
-  // (several coroutines may accept on one listener from one worker).
-  accept_state* tail = nullptr;
+  // accept only: the last of the queue of waiting accepts.
+  operation* tail = nullptr;
 };
 
 // What one worker knows about one socket that waited there: one per
 // (socket, worker) pair, made the first time an operation of that worker
 // had to wait on the socket, and registered with that worker's epoll once
 // (edge-triggered, both directions) with data.ptr pointing here. The
-// socket finds its registrations through backend_slots[0], a list that
-// only grows until the socket is closed (see forget_epoll_socket).
+// socket finds its registrations through socket_core::registrations, a list
+// that only grows until the socket is closed (see forget_epoll_socket).
 //
 // Registrations live in their worker's pool and are never freed while the
 // worker's backend exists: an event already fetched for a socket that has
@@ -56,7 +54,8 @@ struct epoll_registration {
   epoll_wait_slot writer;  // send or connect
   // Free list, retired list or the cross-thread returned stack.
   epoll_registration* next_free = nullptr;
-  // Position in the owner's pool; operations waiting here carry it in aux.
+  // Position in the owner's pool; operations waiting here keep it in
+  // op.place.registration.
   std::uint32_t index = 0;
   bool live = false;
 };
@@ -70,13 +69,7 @@ class epoll_backend final : public backend {
 
   result<void> attach_thread() noexcept override;
 
-  bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept override;
-  bool start_connect(operation& op, socket_core& s, const address_storage& to) noexcept override;
-  bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
-  bool start_send(operation& op, socket_core& s, const void* data,
-                  std::size_t size) noexcept override;
-  bool start_wait_readable(operation& op, socket_core& s) noexcept override;
-  bool start_timer(operation& op, timer_state& st) noexcept override;
+  bool start(operation& op) noexcept override;
   void cancel(operation& op) noexcept override;
 
   void poll(bool block) noexcept override;
@@ -107,21 +100,19 @@ class epoll_backend final : public backend {
   }
   // Counts a started operation and says it is in flight.
   bool started() noexcept;
-  // Parks `op` (of `kind`, with the arguments its retry needs) in this
-  // worker's registration of `s` until `s` is ready in the direction of
-  // `kind`. Returns false with op.res set when the registration fails.
-  bool wait(operation& op, socket_core& s, std::uint32_t kind, void* data,
-            std::size_t size) noexcept;
+  // Queues `op`, a timer, in the heap (timer_ops.cpp).
+  bool start_timer(operation& op) noexcept;
+  // Parks `op` in this worker's registration of its socket until the socket
+  // is ready in op's direction. Returns false with op.res set when the
+  // registration fails.
+  bool wait(operation& op) noexcept;
   // This worker's registration of `s`, made and added to epoll if there is
   // none yet; nullptr with errno-style `err` set when epoll refuses it.
   epoll_registration* registration_for(socket_core& s, int& err) noexcept;
   // Retries the syscall of the operation(s) waiting in `w` after epoll
   // reported the direction ready; completes those that finish.
-  void on_ready(epoll_registration& reg, epoll_wait_slot& w) noexcept;
-  // The retried syscall for `op` waiting in `w`: a result, or -EAGAIN to
-  // keep waiting.
-  static std::int64_t perform(const operation& op, int fd, const epoll_wait_slot& w) noexcept;
-  // Removes `op` from `w` (head or anywhere in an accept chain); false when
+  void on_ready(epoll_wait_slot& w) noexcept;
+  // Removes `op` from `w` (head or anywhere in an accept queue); false when
   // it is not there.
   static bool unpark(epoll_wait_slot& w, operation& op) noexcept;
 
@@ -130,13 +121,15 @@ class epoll_backend final : public backend {
   // Queues `op` to complete with `res` in the next poll.
   void complete_later(operation& op, std::int64_t res) noexcept;
 
-  // Timers (timer_ops.cpp). Records a timer's heap index in its aux.
+  // Timers (timer_ops.cpp). Records a timer's heap index in op.place.
   static void place_timer(operation& op, std::size_t index) noexcept;
   // Moves the timers whose deadline has passed to the completed list.
   void expire_timers() noexcept;
 
-  // Registration pool.
+  // Registration pool (registration.cpp).
   epoll_registration* allocate_registration() noexcept;
+  // Unlinks every live registration from its socket (the destructor).
+  void unlink_registrations() noexcept;
   epoll_registration& registration_at(std::uint32_t index) noexcept {
     return chunks_[index / chunk_size][index % chunk_size];
   }
@@ -169,8 +162,8 @@ class epoll_backend final : public backend {
   epoll_registration* retired_ = nullptr;
   std::atomic<epoll_registration*> returned_{nullptr};
 
-  // Waiting timers; each one's aux holds its heap index, so cancel finds it
-  // without a search.
+  // Waiting timers; each one's op.place holds its heap index, so cancel
+  // finds it without a search.
   timer_heap timers_{place_timer};
 
   // Operations finished (result set) that complete in the next poll:
@@ -184,6 +177,11 @@ class epoll_backend final : public backend {
   std::atomic<std::int64_t> in_flight_{0};
 };
 
+// The epoll backend attached to the calling thread, if any: retire() uses
+// it to tell a close on the registration's own worker (no other thread can
+// be reading its fields) from a close anywhere else.
+inline constinit thread_local epoll_backend* tls_epoll_backend = nullptr;
+
 // Installed as socket_forgetter (see backend.hpp): retires each of the
 // socket's registrations, on whatever thread the socket is closed.
 void forget_epoll_socket(socket_core& s) noexcept;
@@ -192,28 +190,17 @@ void forget_epoll_socket(socket_core& s) noexcept;
 // is an epoll_registration (never at address 0).
 inline constexpr std::uint64_t ev_wake = 0;
 
-// operation::aux while an operation is with this backend: its kind in the
-// low bits and, above them, its registration's pool index (socket
-// operations) or its heap index (timers).
-inline constexpr std::uint32_t aux_kind_bits = 3;
-inline constexpr std::uint32_t aux_kind_mask = (1u << aux_kind_bits) - 1;
-inline constexpr std::uint32_t aux_max_index = (1u << (32 - aux_kind_bits)) - 1;
-enum : std::uint32_t {
-  kind_done = 0,  // not waiting: finished, or queued in the completed list
-  kind_recv = 1,
-  kind_send = 2,
-  kind_accept = 3,
-  kind_connect = 4,
-  kind_timer = 5,
-  kind_wait_readable = 6,
-};
-constexpr std::uint32_t aux_pack(std::uint32_t kind, std::size_t index) noexcept {
-  return kind | static_cast<std::uint32_t>(index << aux_kind_bits);
-}
-constexpr std::uint32_t aux_kind(std::uint32_t aux) noexcept { return aux & aux_kind_mask; }
-constexpr std::uint32_t aux_index(std::uint32_t aux) noexcept { return aux >> aux_kind_bits; }
-constexpr bool is_reader_kind(std::uint32_t kind) noexcept {
-  return kind == kind_recv || kind == kind_accept || kind == kind_wait_readable;
+// What this backend keeps in an operation: op.state is `waiting` while it
+// waits (a socket operation in the registration at op.place.registration,
+// a timer in the heap at op.place.timer_index) and `finished` once its
+// result is queued for the next poll.
+
+// The registrations one pool holds at most (op.place.registration is 32 bits).
+inline constexpr std::uint32_t max_registrations = UINT32_MAX;
+
+// Reads (and accepts) wait on a socket's read side, the rest on its write side.
+constexpr bool waits_to_read(op_code code) noexcept {
+  return code == op_code::recv || code == op_code::accept || code == op_code::wait_readable;
 }
 
 }  // namespace corio::detail

@@ -6,17 +6,17 @@
 
 namespace corio::detail {
 
-bool epoll_backend::start_timer(operation& op, timer_state& st) noexcept {
-  if (take_injected_failure()) return fail_now(op, -EAGAIN);
-  if (timers_.size() > aux_max_index) return fail_now(op, -ENOMEM);
+bool epoll_backend::start_timer(operation& op) noexcept {
   // A deadline already passed still completes through the next poll, as on
   // every backend: the awaiter always suspends once.
-  if (!timers_.push(st.deadline_ns, op)) return fail_now(op, -ENOMEM);
+  if (timers_.size() >= UINT32_MAX || !timers_.push(op.args.deadline_ns, op))
+    return fail_now(op, -ENOMEM);
+  op.state = op_state::waiting;
   return started();
 }
 
 void epoll_backend::place_timer(operation& op, std::size_t index) noexcept {
-  op.aux = aux_pack(kind_timer, index);
+  op.place.timer_index = static_cast<std::uint32_t>(index);
 }
 
 void epoll_backend::expire_timers() noexcept {

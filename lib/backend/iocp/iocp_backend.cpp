@@ -134,19 +134,14 @@ void iocp_backend::complete(operation* op) noexcept {
 }
 
 std::int64_t iocp_backend::settle(operation& op, std::int64_t res) noexcept {
-  const std::uint32_t aux = aux_ref(op).load(std::memory_order_relaxed);
-  switch (aux_kind(aux)) {
-    case op_kind::accept:
-      // While in flight, an accept's res holds its accept_state (see start_accept).
-      return settle_accept(*reinterpret_cast<accept_state*>(static_cast<std::intptr_t>(op.res)),
-                           aux_socket(aux), res);
-    case op_kind::connect:
-      return settle_connect(aux_socket(aux), res);
-    case op_kind::io:
-    case op_kind::timer:
-      break;
+  switch (op.code) {
+    case op_code::accept:
+      return settle_accept(*op.args.accept, win::to_socket(op.sock->handle), res);
+    case op_code::connect:
+      return settle_connect(win::to_socket(op.sock->handle), res);
+    default:
+      return res;
   }
-  return res;
 }
 
 // ---------------------------------------------------------------------------
@@ -155,8 +150,11 @@ std::int64_t iocp_backend::settle(operation& op, std::int64_t res) noexcept {
 DWORD iocp_backend::wait_ms() const noexcept {
   const std::int64_t due = port_->timers.earliest();
   if (due == timer_queue::none) return INFINITE;
-  const std::int64_t left = due - steady_now_ns();
-  if (left <= 0) return 0;
+  const std::int64_t now = steady_now_ns();
+  // Any deadline works, time_point::min() and max() included: the
+  // difference is taken only when it cannot overflow.
+  if (due <= now) return 0;
+  const std::int64_t left = due - now;
   // Round up: waking before the deadline only costs a turn, but a wait of
   // 0 ms for a timer 0.4 ms away would spin.
   const std::int64_t ms = (left + 999'999) / 1'000'000;
@@ -277,11 +275,10 @@ void iocp_backend::wake() noexcept {
 }
 
 void iocp_backend::cancel(operation& op) noexcept {
-  // `op` is in flight (or, for a timer, maybe not started yet): its aux and
-  // the OVERLAPPED's address are stable until it completes, which cannot
-  // happen before its coroutine resumes.
-  const std::uint32_t aux = aux_ref(op).load(std::memory_order_acquire);
-  if (aux == aux_unstarted || aux_kind(aux) == op_kind::timer) {
+  // `op` is in flight (or, for a timer, maybe not started yet): its code,
+  // socket and the OVERLAPPED's address are stable until it completes,
+  // which cannot happen before its coroutine resumes.
+  if (op.code == op_code::timer) {
     // A timer still in the heap is ours to complete; one that is not has
     // fired and its completion is already on its way (or has not started,
     // and remove() marked it so that it never will).
@@ -295,7 +292,7 @@ void iocp_backend::cancel(operation& op) noexcept {
   }
   // Fails with ERROR_NOT_FOUND when the I/O already finished (or was held
   // back by the inline budget): its real result is on its way.
-  ::CancelIoEx(reinterpret_cast<HANDLE>(aux_socket(aux)), overlapped_of(op));
+  ::CancelIoEx(reinterpret_cast<HANDLE>(win::to_socket(op.sock->handle)), overlapped_of(op));
 }
 
 }  // namespace corio::detail

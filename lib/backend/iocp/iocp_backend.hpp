@@ -76,62 +76,29 @@ enum : ULONG_PTR {
   key_kick = 4,   // no payload: re-read the timers (an earlier deadline arrived)
 };
 
-// What an in-flight operation is, in the two low bits of operation::aux; the
-// other 30 bits hold its socket (see "Sockets in operation::aux" in
-// winsock.hpp). Written before the operation starts, and read by cancel,
-// which may run on another thread: both go through aux_ref.
-enum class op_kind : std::uint32_t { io = 0, accept = 1, connect = 2, timer = 3 };
-
-// aux of an operation this backend never started: no socket is 0.
-inline constexpr std::uint32_t aux_unstarted = 0;
-// aux of a started timer (timers have no socket).
-inline constexpr std::uint32_t aux_timer = static_cast<std::uint32_t>(op_kind::timer);
-// aux of a timer cancelled before it started (with_timeout may cancel its
-// timer from another worker before starting it): start_timer finishes it at
-// once with operation_canceled. Written and read under the timer lock.
-inline constexpr std::uint32_t aux_timer_cancelled = aux_timer | 4u;
-
-inline std::atomic_ref<std::uint32_t> aux_ref(operation& op) noexcept {
-  return std::atomic_ref<std::uint32_t>(op.aux);
-}
-inline std::uint32_t pack_aux(SOCKET s, op_kind k) noexcept {
-  return static_cast<std::uint32_t>(s) | static_cast<std::uint32_t>(k);
-}
-inline op_kind aux_kind(std::uint32_t aux) noexcept {
-  return static_cast<op_kind>(aux & 3u);
-}
-inline SOCKET aux_socket(std::uint32_t aux) noexcept {
-  // Sign-extend, as Windows does with a handle that crossed a 32-bit boundary.
-  return static_cast<SOCKET>(static_cast<std::intptr_t>(static_cast<std::int32_t>(aux & ~3u)));
-}
-
-// The result of a submission failed by take_injected_failure(): what a
-// full queue would say, == std::errc::resource_unavailable_try_again.
-inline constexpr std::int64_t injected_failure_res =
-    win::res_from_errc(std::errc::resource_unavailable_try_again);
-
-// While an operation is in flight its res word belongs to the backend (the
-// awaiter reads it only after op.complete): an accept keeps the address of
-// its accept_state there, for the completion to finish the new socket.
+// What this backend keeps in an operation: a timer's op.state and
+// op.place.timer_index, written and read under the timer queue's lock
+// (cancel may come from any thread); nothing for the others, whose socket
+// (CancelIoEx needs it) is op.sock and whose completion carries their
+// OVERLAPPED.
 
 // ---------------------------------------------------------------------------
 // Timers
 
 /// The timers of one port: a binary min-heap on (deadline, arrival), behind
-/// a mutex, shared by every worker. Each queued operation's heap position is
-/// kept in its timer_state (scratch[0], 1-based; 0 = not queued), which the
-/// operation's OVERLAPPED points to (the kernel never sees a timer's
-/// OVERLAPPED, so its words are free), so cancel finds it without a search.
+/// a mutex, shared by every worker. A queued operation's state is `waiting`
+/// and its heap position is op.place.timer_index (both under the lock), so
+/// cancel finds it without a search.
 class timer_queue {
  public:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::max();
 
   enum class added { earliest, later, cancelled };
-  /// Queues `op`, due at st.deadline_ns, and says whether it is now the
+  /// Queues `op`, due at op.args.deadline_ns, and says whether it is now the
   /// earliest; or, if remove() came first, queues nothing and says
   /// `cancelled`. Throws std::bad_alloc only when the heap must grow and
   /// cannot.
-  added add(operation& op, timer_state& st);
+  added add(operation& op);
   /// Takes `op` out if it is still queued and says so (then nobody else
   /// will complete it). On an operation not started yet, marks it so that
   /// add() refuses it.
@@ -147,7 +114,6 @@ class timer_queue {
     std::int64_t deadline;
     std::uint64_t seq;  // arrival order, so equal deadlines fire first-come first-served
     operation* op;
-    timer_state* st;
   };
   static bool before(const entry& a, const entry& b) noexcept {
     return a.deadline != b.deadline ? a.deadline < b.deadline : a.seq < b.seq;
@@ -216,13 +182,7 @@ class iocp_backend final : public backend {
 
   result<void> attach_thread() noexcept override;
 
-  bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept override;
-  bool start_connect(operation& op, socket_core& s, const address_storage& to) noexcept override;
-  bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
-  bool start_send(operation& op, socket_core& s, const void* data,
-                  std::size_t size) noexcept override;
-  bool start_wait_readable(operation& op, socket_core& s) noexcept override;
-  bool start_timer(operation& op, timer_state& st) noexcept override;
+  bool start(operation& op) noexcept override;
 
   void cancel(operation& op) noexcept override;
   // CancelIoEx and the timer heap's lock work from any thread.
@@ -252,8 +212,11 @@ class iocp_backend final : public backend {
   // worker gets there first) and says whether its synchronous successes
   // skip the port.
   result<bool> associate(socket_core& s) noexcept;
-  // Fills op's backend words before a start: a zeroed OVERLAPPED and aux.
-  static void prepare(operation& op, SOCKET s, op_kind kind) noexcept;
+  // The socket operations (socket_ops.cpp) and the timer (timer_ops.cpp).
+  bool start_transfer(operation& op, bool skip) noexcept;
+  bool start_accept(operation& op, bool skip) noexcept;
+  bool start_connect(operation& op, bool skip) noexcept;
+  bool start_timer(operation& op) noexcept;
   // After a start whose call returned `ok`: in flight (true), or finished
   // now (false) with op.res set. `skip` was read before the call.
   bool after_start(operation& op, bool ok, bool skip, DWORD error) noexcept;

@@ -14,18 +14,12 @@
 
 namespace corio::detail {
 
-namespace {
-timer_state& state_of(operation& op) noexcept {
-  return *static_cast<timer_state*>(op.overlapped.offset_or_pointer);
-}
-}  // namespace
-
 // ---------------------------------------------------------------------------
 // timer_queue
 
 void timer_queue::place(std::size_t i, const entry& e) noexcept {
   heap_[i] = e;
-  e.st->scratch[0] = static_cast<std::int64_t>(i + 1);
+  e.op->place.timer_index = static_cast<std::uint32_t>(i);
 }
 
 void timer_queue::sift_up(std::size_t i) noexcept {
@@ -54,7 +48,7 @@ void timer_queue::sift_down(std::size_t i) noexcept {
 }
 
 void timer_queue::erase_at(std::size_t i) noexcept {
-  heap_[i].st->scratch[0] = 0;
+  heap_[i].op->state = op_state::finished;
   const entry last = heap_.back();
   heap_.pop_back();
   if (i == heap_.size()) return;
@@ -71,33 +65,29 @@ void timer_queue::publish_earliest() noexcept {
   earliest_.store(heap_.empty() ? none : heap_.front().deadline, std::memory_order_relaxed);
 }
 
-timer_queue::added timer_queue::add(operation& op, timer_state& st) {
+timer_queue::added timer_queue::add(operation& op) {
   std::lock_guard lock(mu_);
-  if (aux_ref(op).load(std::memory_order_relaxed) == aux_timer_cancelled) return added::cancelled;
-  heap_.push_back({st.deadline_ns, seq_++, &op, &st});
+  if (op.state == op_state::cancelled) return added::cancelled;
+  heap_.push_back({op.args.deadline_ns, seq_++, &op});
+  op.state = op_state::waiting;
   sift_up(heap_.size() - 1);
-  // Published under the lock, after op's OVERLAPPED points to st: remove()
-  // reads both under the lock.
-  aux_ref(op).store(aux_timer, std::memory_order_relaxed);
   publish_earliest();
   return heap_.front().op == &op ? added::earliest : added::later;
 }
 
 bool timer_queue::remove(operation& op) noexcept {
   std::lock_guard lock(mu_);
-  const std::uint32_t aux = aux_ref(op).load(std::memory_order_relaxed);
-  if (aux == aux_unstarted) {
+  if (op.state == op_state::idle) {
     // TRICKY: cancelled before its start (with_timeout starts its timer
     // after the operation, whose completion on another worker may cancel
     // the timer first). Leave a mark for add(), which takes this lock too.
-    aux_ref(op).store(aux_timer_cancelled, std::memory_order_relaxed);
+    op.state = op_state::cancelled;
     return false;
   }
-  if (aux != aux_timer) return false;
-  // Under the lock, scratch[0] is exact: 0 once take_due or remove took it.
-  const std::int64_t pos = state_of(op).scratch[0];
-  if (pos == 0) return false;
-  erase_at(static_cast<std::size_t>(pos - 1));
+  // Under the lock, the state is exact: `finished` once take_due or remove
+  // took it out.
+  if (op.state != op_state::waiting) return false;
+  erase_at(op.place.timer_index);
   publish_earliest();
   return true;
 }
@@ -114,20 +104,14 @@ void timer_queue::take_due(std::int64_t now, std::vector<operation*>& out) {
 // ---------------------------------------------------------------------------
 // start_timer
 
-bool iocp_backend::start_timer(operation& op, timer_state& st) noexcept {
-  if (take_injected_failure()) return fail_now(op, injected_failure_res);
-  // Not aux: add() sets it under the timer lock, which a concurrent
+bool iocp_backend::start_timer(operation& op) noexcept {
+  // Not op.state: add() sets it under the timer lock, which a concurrent
   // cancel takes too.
   op.overlapped = {};
-  // The kernel never sees a timer's OVERLAPPED (PostQueuedCompletionStatus
-  // passes its address along untouched), so it can point to the timer's
-  // state, for cancel.
-  op.overlapped.offset_or_pointer = &st;
-  st.scratch[0] = 0;
   started();
   timer_queue::added where;
   try {
-    where = port_->timers.add(op, st);
+    where = port_->timers.add(op);
   } catch (const std::bad_alloc&) {
     finished();
     return fail_now(op, win::res_from_errc(std::errc::not_enough_memory));
@@ -138,8 +122,8 @@ bool iocp_backend::start_timer(operation& op, timer_state& st) noexcept {
   }
   // TRICKY: from here on another worker may already have fired the timer
   // (a deadline in the past fires at that worker's next poll) and resumed
-  // the coroutine, so neither op nor st may be touched: `where` was
-  // decided under the heap's lock.
+  // the coroutine, so op may not be touched: `where` was decided under the
+  // heap's lock.
   if (where == timer_queue::added::earliest) {
     // Some worker may be blocked with a longer timeout: wake one. If the
     // packet is refused, this worker still sees the deadline when it next

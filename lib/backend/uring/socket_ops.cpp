@@ -1,57 +1,63 @@
-// lib/backend/uring/socket_ops.cpp: accept, connect, recv and send as
-// io_uring operations.
+// lib/backend/uring/socket_ops.cpp: every operation as an io_uring
+// submission: one case per op_code.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
 
 #include "backend/uring/uring_backend.hpp"
 
 namespace corio::detail {
 
-bool uring_backend::start_accept(operation& op, socket_core& listener, accept_state& st) noexcept {
-  io_uring_sqe* sqe = sqe_for(op);
-  if (!sqe) return false;
-  st.addr_size = sizeof(sockaddr_storage);
-  // The kernel writes the peer address and its length into `st`, which
-  // lives in the awaiting frame until completion.
-  io_uring_prep_accept(sqe, static_cast<int>(listener.handle),
-                       reinterpret_cast<sockaddr*>(st.addr),
-                       reinterpret_cast<socklen_t*>(&st.addr_size), SOCK_NONBLOCK | SOCK_CLOEXEC);
-  return started();
-}
+static_assert(sizeof(io_vec) == sizeof(iovec) && offsetof(io_vec, data) == offsetof(iovec, iov_base) &&
+                  offsetof(io_vec, size) == offsetof(iovec, iov_len),
+              "io_vec must have the layout of struct iovec");
 
-bool uring_backend::start_connect(operation& op, socket_core& s,
-                                  const address_storage& to) noexcept {
+bool uring_backend::start(operation& op) noexcept {
+  if (op.code == op_code::timer) return start_timer(op);
   io_uring_sqe* sqe = sqe_for(op);
   if (!sqe) return false;
-  io_uring_prep_connect(sqe, static_cast<int>(s.handle), reinterpret_cast<const sockaddr*>(to.bytes),
-                        to.size);
-  return started();
-}
-
-bool uring_backend::start_recv(operation& op, socket_core& s, void* data,
-                               std::size_t size) noexcept {
-  io_uring_sqe* sqe = sqe_for(op);
-  if (!sqe) return false;
-  io_uring_prep_recv(sqe, static_cast<int>(s.handle), data, size, 0);
-  return started();
-}
-
-bool uring_backend::start_wait_readable(operation& op, socket_core& s) noexcept {
-  io_uring_sqe* sqe = sqe_for(op);
-  if (!sqe) return false;
-  // POLLIN also reports a peer's FIN (and POLLHUP/POLLERR always do): the
-  // read that follows then sees the EOF or the error.
-  io_uring_prep_poll_add(sqe, static_cast<int>(s.handle), POLLIN);
-  return started();
-}
-
-bool uring_backend::start_send(operation& op, socket_core& s, const void* data,
-                               std::size_t size) noexcept {
-  io_uring_sqe* sqe = sqe_for(op);
-  if (!sqe) return false;
-  // MSG_NOSIGNAL: a reset peer is an EPIPE result, not a SIGPIPE.
-  io_uring_prep_send(sqe, static_cast<int>(s.handle), data, size, MSG_NOSIGNAL);
+  const int fd = static_cast<int>(op.sock->handle);
+  switch (op.code) {
+    case op_code::recv:
+      io_uring_prep_recv(sqe, fd, op.args.buf.data, op.args.buf.size, 0);
+      break;
+    case op_code::send:
+      // MSG_NOSIGNAL: a reset peer is an EPIPE result, not a SIGPIPE.
+      io_uring_prep_send(sqe, fd, op.args.buf.data, op.args.buf.size, MSG_NOSIGNAL);
+      break;
+    case op_code::send_vectored: {
+      msghdr& msg = msghdr_for(sqe);
+      msg = {};
+      msg.msg_iov = reinterpret_cast<iovec*>(const_cast<io_vec*>(op.args.vec.vecs));
+      msg.msg_iovlen = op.args.vec.count;
+      io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL);
+      break;
+    }
+    case op_code::wait_readable:
+      // POLLIN also reports a peer's FIN (and POLLHUP/POLLERR always do):
+      // the read that follows then sees the EOF or the error.
+      io_uring_prep_poll_add(sqe, fd, POLLIN);
+      break;
+    case op_code::accept: {
+      accept_state& st = *op.args.accept;
+      st.addr_size = sizeof(sockaddr_storage);
+      // The kernel writes the peer address and its length into `st`, which
+      // lives in the awaiting frame until completion.
+      io_uring_prep_accept(sqe, fd, reinterpret_cast<sockaddr*>(st.addr),
+                           reinterpret_cast<socklen_t*>(&st.addr_size),
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+      break;
+    }
+    case op_code::connect:
+      io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(op.args.connect_to->bytes),
+                            op.args.connect_to->size);
+      break;
+    case op_code::timer:
+      break;  // handled above
+  }
   return started();
 }
 

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <new>
+
+#include "core/log.hpp"
 
 namespace corio::detail {
 
@@ -20,6 +23,8 @@ result<void> uring_backend::attach_thread() noexcept {
     int r = io_uring_enable_rings(&ring_);
     if (r < 0) return fail(std::error_code(-r, std::generic_category()));
   }
+  msgs_.reset(new (std::nothrow) msghdr[ring_.sq.ring_entries]);
+  if (!msgs_) return fail(std::errc::not_enough_memory);
   // Saves the ring-fd lookup in every io_uring_enter; an old kernel that
   // cannot do it simply keeps the plain fd.
   (void)io_uring_register_ring_fd(&ring_);
@@ -28,10 +33,6 @@ result<void> uring_backend::attach_thread() noexcept {
 }
 
 io_uring_sqe* uring_backend::sqe_for(operation& op) noexcept {
-  if (take_injected_failure()) {
-    op.res = -EAGAIN;
-    return nullptr;
-  }
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (!sqe) {
     // The submission queue is full: hand it to the kernel and try once more.
@@ -65,12 +66,14 @@ void uring_backend::arm_wake_read() noexcept {
 }
 
 void uring_backend::cancel(operation& op) noexcept {
-  if (op.aux & aux_timer) {
+  if (op.code == op_code::timer) {
     // A timer in the heap: take it out and finish it in this poll. One that
-    // already fired (aux cleared, or another timer at its index) is left be.
-    const std::size_t index = op.aux >> 1;
-    if (timers_.holds(index, op)) {
+    // already fired (no longer waiting, or another timer at its index) is
+    // left be.
+    const std::size_t index = op.place.timer_index;
+    if (op.state == op_state::waiting && timers_.holds(index, op)) {
       timers_.remove(index);
+      op.state = op_state::finished;
       op.res = -ECANCELED;
       finished_.push_back(&op);
     }
@@ -105,6 +108,28 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
   in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   op->res = res;
   op->complete(op);
+}
+
+void uring_backend::enter_failed(int err) noexcept {
+  switch (err) {
+    case ETIME:  // the wait for the earliest timer ran out: the usual case
+    case EINTR:  // a signal; nothing was lost
+      return;
+    case EAGAIN:  // the kernel could not allocate for the submission right now
+    case EBUSY:   // the completion queue is overflowing until it is reaped
+    case ENOMEM:
+      // The entries stay queued in the ring and are submitted on the next
+      // turn, after the completions below have been reaped.
+      break;
+    default:
+      // EBADF, EFAULT, EINVAL, ENXIO, EEXIST (a second issuer on a
+      // single-issuer ring), EOWNERDEAD: a ring that refuses every entry.
+      // Operations queued in it will not complete; the application must know.
+      break;
+  }
+  if (err == last_enter_error_) return;  // reported once per run of the same error
+  last_enter_error_ = err;
+  log_error("io_uring_enter", err);
 }
 
 void uring_backend::reap() noexcept {
@@ -171,10 +196,11 @@ void uring_backend::poll(bool block) noexcept {
     io_uring_cqe* first = nullptr;
     r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
   }
-  // EINTR, EBUSY (completion queue overflowing) and EAGAIN leave the queued
-  // entries in the ring; they are submitted on the next turn after the
-  // completions below have been reaped.
-  (void)r;
+  if (r < 0) {
+    enter_failed(-r);
+  } else {
+    last_enter_error_ = 0;
+  }
   reap();
   run_finished();
 }

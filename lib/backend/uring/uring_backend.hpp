@@ -2,8 +2,10 @@
 #pragma once
 
 #include <liburing.h>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -22,13 +24,7 @@ class uring_backend final : public backend {
 
   result<void> attach_thread() noexcept override;
 
-  bool start_accept(operation& op, socket_core& listener, accept_state& st) noexcept override;
-  bool start_connect(operation& op, socket_core& s, const address_storage& to) noexcept override;
-  bool start_recv(operation& op, socket_core& s, void* data, std::size_t size) noexcept override;
-  bool start_send(operation& op, socket_core& s, const void* data,
-                  std::size_t size) noexcept override;
-  bool start_wait_readable(operation& op, socket_core& s) noexcept override;
-  bool start_timer(operation& op, timer_state& st) noexcept override;
+  bool start(operation& op) noexcept override;
   void cancel(operation& op) noexcept override;
 
   void poll(bool block) noexcept override;
@@ -45,7 +41,17 @@ class uring_backend final : public backend {
   io_uring_sqe* sqe_for(operation& op) noexcept;
   // Counts a started operation and says it is in flight.
   bool started() noexcept;
+  // Queues `op`, a timer, in the heap (timer_ops.cpp).
+  bool start_timer(operation& op) noexcept;
+  // The msghdr of the gather write in `sqe`: one per submission-queue slot,
+  // which the kernel has read once it consumed the SQE (IORING_FEAT_SUBMIT_STABLE,
+  // 5.5+), before the slot is handed out again.
+  msghdr& msghdr_for(const io_uring_sqe* sqe) noexcept { return msgs_[sqe - ring_.sq.sqes]; }
   void arm_wake_read() noexcept;
+  // Handles a failed io_uring_enter (negated errno `err`): waits and
+  // signals are the usual case, transient shortages are retried on the next
+  // turn, and anything else is reported through the log hook.
+  void enter_failed(int err) noexcept;
   void complete(std::uint64_t user_data, std::int32_t res) noexcept;
   void reap() noexcept;
   // Runs expired and cancelled timers (and anything else finished without
@@ -54,6 +60,8 @@ class uring_backend final : public backend {
   static void place_timer(operation& op, std::size_t index) noexcept;
 
   io_uring ring_;
+  // One msghdr per submission-queue entry (see msghdr_for).
+  std::unique_ptr<msghdr[]> msgs_;
   bool enable_on_attach_;
   // The eventfd counter read by the armed wake-up read.
   std::uint64_t wake_buf_ = 0;
@@ -69,6 +77,8 @@ class uring_backend final : public backend {
   // Non-blocking polls that did not enter the kernel, in a row.
   static constexpr int max_turns_without_enter = 4;
   int turns_without_enter_ = 0;
+  // The last io_uring_enter error reported (0: the last enter succeeded).
+  int last_enter_error_ = 0;
   std::vector<operation*> finishing_;
   // Written by this worker only; read by others (relaxed) for in_flight().
   std::atomic<std::int64_t> in_flight_{0};
@@ -79,8 +89,8 @@ class uring_backend final : public backend {
 inline constexpr std::uint64_t ud_ignore = 0;  // e.g. a cancel request's own CQE
 inline constexpr std::uint64_t ud_wake = 1;    // the eventfd read
 
-// operation::aux: bit 0 marks a timer (in timers_), whose heap index is in
-// the bits above; any other operation's aux is 0.
-inline constexpr std::uint32_t aux_timer = 1;
+// What this backend keeps in an operation: a timer's op.state is `waiting`
+// while it is in the heap, at op.place.timer_index; every other operation
+// is the kernel's from start to CQE and keeps nothing.
 
 }  // namespace corio::detail

@@ -158,6 +158,24 @@ result<const extensions*> winsock() noexcept {
   return &st.fns;
 }
 
+result<native_socket> open_tcp_socket(int domain) noexcept {
+  if (auto ws = winsock(); !ws) return fail(ws.error());
+  // Overlapped, so the IOCP backend can run it; not inherited by child
+  // processes (close-on-exec).
+  SOCKET s = ::WSASocketW(domain, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) return fail(win32_error(static_cast<DWORD>(::WSAGetLastError())));
+  open_sockets.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<native_socket>(s);
+}
+
+void close_socket(native_socket h) noexcept {
+  // closesocket also cancels whatever is still in flight on the socket;
+  // those operations complete through the port with ERROR_OPERATION_ABORTED.
+  ::closesocket(to_socket(h));
+  open_sockets.fetch_sub(1, std::memory_order_relaxed);
+}
+
 std::int64_t open_socket_count() noexcept {
   return open_sockets.load(std::memory_order_relaxed);
 }
@@ -171,29 +189,10 @@ std::error_code last_error() noexcept {
 }
 
 result<native_socket> open_tcp(net::endpoint::family af) noexcept {
-  if (auto ws = win::winsock(); !ws) return fail(ws.error());
-  const int domain = af == net::endpoint::family::v4 ? AF_INET : AF_INET6;
-  // Overlapped, so the IOCP backend can run it; not inherited by child
-  // processes (close-on-exec).
-  SOCKET s = ::WSASocketW(domain, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
-                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-  if (s == INVALID_SOCKET) return fail(last_error());
-  if (!win::packable(s)) {
-    // See winsock.hpp: the IOCP backend could not name this socket in
-    // operation::aux. Never seen with Microsoft's providers or Wine.
-    ::closesocket(s);
-    return fail(std::errc::not_supported);
-  }
-  win::open_sockets.fetch_add(1, std::memory_order_relaxed);
-  return static_cast<native_socket>(s);
+  return win::open_tcp_socket(af == net::endpoint::family::v4 ? AF_INET : AF_INET6);
 }
 
-void close_handle(native_socket h) noexcept {
-  // closesocket also cancels whatever is still in flight on the socket;
-  // those operations complete through the port with ERROR_OPERATION_ABORTED.
-  ::closesocket(win::to_socket(h));
-  win::open_sockets.fetch_sub(1, std::memory_order_relaxed);
-}
+void close_handle(native_socket h) noexcept { win::close_socket(h); }
 
 result<void> bind_listen(native_socket h, const net::endpoint& at,
                          const net::listen_options& options) noexcept {

@@ -83,24 +83,14 @@ inline std::error_code win32_error(DWORD code) noexcept {
 }
 
 // ---------------------------------------------------------------------------
-// Sockets in operation::aux
-//
-// The IOCP backend keeps an in-flight operation's socket in the 32-bit
-// operation::aux (CancelIoEx needs it, from any thread, and the operation
-// has no other word that is free while the kernel owns the OVERLAPPED).
-// That is lossless for every socket open_tcp hands out: Winsock's sockets
-// are kernel handles, whose values fit in 32 bits (Microsoft documents that
-// 64-bit Windows truncates and sign-extends handles freely when sharing
-// them with 32-bit processes) and are multiples of 4 (the low two bits are
-// tag bits that the kernel ignores), which leaves the two low bits of aux
-// for the kind of operation. open_tcp refuses a socket that does not fit,
-// so a layered provider handing out other values fails loudly, not subtly.
+// Sockets
 
-/// True when `s` survives packing into operation::aux.
-constexpr bool packable(SOCKET s) noexcept {
-  const auto v = static_cast<std::int64_t>(s);
-  return v == static_cast<std::int32_t>(v) && (v & 3) == 0;
-}
+/// A new overlapped TCP socket of address family `domain` (AF_INET,
+/// AF_INET6), not inherited by child processes; close it with
+/// sys::close_handle (or through a socket_core).
+result<native_socket> open_tcp_socket(int domain) noexcept;
+/// Closes a socket that no socket_core owns (sys::close_handle).
+void close_socket(native_socket h) noexcept;
 
 // ---------------------------------------------------------------------------
 // Test hooks

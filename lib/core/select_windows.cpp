@@ -1,4 +1,4 @@
-// lib/backend/select_windows.cpp: which backend a Windows runtime uses.
+// lib/core/select_windows.cpp: which backend a Windows runtime uses.
 // There is one: IOCP. Asking for io_uring or epoll, in runtime_options or
 // in CORIO_BACKEND, is an error, as asking for IOCP is on Linux.
 #include "sys/win/winsock.hpp"

@@ -1,8 +1,9 @@
-// lib/backend/select_linux.cpp: which backend a Linux runtime uses.
-#include <cstdio>
+// lib/core/select_linux.cpp: which backend a Linux runtime uses.
 #include <cstdlib>
 #include <mutex>
+#include <string>
 
+#include "core/log.hpp"
 #include "core/runtime_impl.hpp"
 
 namespace corio::detail {
@@ -29,8 +30,7 @@ result<backend_set> choose_backends(const runtime_options& options, unsigned thr
   } else {
     static std::once_flag logged;
     std::call_once(logged, [&] {
-      std::fprintf(stderr, "corio: io_uring unavailable (%s); using epoll\n",
-                   uring.error().message().c_str());
+      log(log_level::info, "io_uring unavailable (" + uring.error().message() + "); using epoll");
     });
   }
   chosen = backend_kind::epoll;
