@@ -82,7 +82,7 @@ blocking_awaiter<F> restart_with_token(blocking_awaiter<F>&& a, std::stop_token 
 /// spawn_blocking's awaiter: holds the callable, the job and the place for
 /// its result. Neither copied nor moved once made (the pool points into it).
 template <class F>
-class [[nodiscard]] blocking_awaiter {
+class [[nodiscard("a blocking job does not start until it is co_awaited")]] blocking_awaiter {
   using fn_result = std::invoke_result_t<F&>;
 
  public:

@@ -31,7 +31,8 @@ namespace corio::detail {
 /// Not for per-message use: the task's frame and the stop source are made
 /// per call.
 template <class T>
-class task_operation : public op_awaiter_base<task_operation<T>> {
+class [[nodiscard("a resolve or connect by name does nothing until it is co_awaited")]] task_operation
+    : public op_awaiter_base<task_operation<T>> {
  public:
   /// An operation whose task is `make(token)`.
   template <class Make>
@@ -52,7 +53,7 @@ class task_operation : public op_awaiter_base<task_operation<T>> {
     if (ready_) return false;
     owner_ = current_backend();
     if (!owner_) {
-      anchor_.res = -static_cast<std::int64_t>(std::errc::operation_not_supported);
+      anchor_.res = result_from(std::errc::operation_not_supported);
       failed_ = true;
       return false;
     }
