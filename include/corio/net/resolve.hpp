@@ -39,6 +39,7 @@ enum class resolve_errc {
 /// The category of resolve_errc.
 const std::error_category& resolve_category() noexcept;
 
+/// Lets a resolve_errc be an std::error_code (`ec == resolve_errc::try_again`).
 inline std::error_code make_error_code(resolve_errc e) noexcept {
   return {static_cast<int>(e), resolve_category()};
 }
