@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/host.hpp"
 #include "common/startup.hpp"
 #include "common/histogram.hpp"
 #include "corio/corio.hpp"
@@ -84,7 +85,8 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
                  "server's --queue, or the server rightly disconnects clients as too slow.");
   cli.integer("port", "P", port, std::uint16_t{1}, std::uint16_t{65535}, "server port")
       .required()
-      .text("host", "ADDR", host, "server address, IPv4 or IPv6")
+      .text("host", "NAME", host, "server name or address, IPv4 or IPv6; a name is resolved "
+            "once, at start, and its first address used")
       .integer("threads", "N", threads, 1u, 1024u, "worker threads")
       .default_text("one per core")
       .choice("backend", backend, {"auto", "uring", "epoll", "iocp"}, "I/O backend")
@@ -101,13 +103,13 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
       .integer("timeout", "SECONDS", out.timeout_s, 1u, 86400u,
                "load: give up (and fail) after this long");
   if (auto code = cli.parse(argc, argv)) return code;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  auto at = corio::net::endpoint::parse(host, port);
-  if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
   if (out.load && out.rooms > out.clients) return cli.fail("--rooms: more rooms than clients");
-  out.target = *at;
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);
+  // A name is resolved once, here; every connection uses its first address.
+  auto targets = demo::resolve_host("chat_client", host, port, out.runtime.backend);
+  if (!targets) return 1;
+  out.target = targets->front();
   return std::nullopt;
 }
 

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/host.hpp"
 #include "common/startup.hpp"
 #include "common/histogram.hpp"
 #include "corio/corio.hpp"
@@ -140,7 +141,8 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
                  "(see --source). Exit code: 0 ok, 1 errors, 2 bad arguments.");
   cli.integer("port", "P", port, std::uint16_t{1}, std::uint16_t{65535}, "server port")
       .required()
-      .text("host", "ADDR", host, "server address, IPv4 or IPv6 (::1)")
+      .text("host", "NAME", host, "server name or address, IPv4 or IPv6 (::1); a name is "
+            "resolved once, at start, and its first address used")
       .integer("connections", "N", connections, 1u, 1'000'000u, "concurrent connections")
       .default_text("64")
       .integer("size", "BYTES", out.size, std::size_t{1}, std::size_t{16} << 20,
@@ -185,13 +187,12 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
     return cli.fail("--tls-ca, --tls-name, --tls-insecure and --tls-no-resume need --tls");
   if (out.tls_name.empty()) out.tls_name = host;
 
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto target = corio::net::endpoint::parse(host, *port);
-  if (!target) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
-  out.target = *target;
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  // A name is resolved once, here; every connection uses its first address.
+  auto targets = demo::resolve_host("echo_client", host, *port, out.runtime.backend);
+  if (!targets) return 1;
+  out.target = targets->front();
   out.connections = connections.value_or(out.connections);
   out.pipeline = pipeline.value_or(out.pipeline);
   out.messages = messages.value_or(out.messages);

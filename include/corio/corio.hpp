@@ -1,9 +1,11 @@
 // corio/corio.hpp: everything, for applications that want one include.
 #pragma once
 
+#include "corio/blocking.hpp"
 #include "corio/cancel.hpp"
 #include "corio/log.hpp"
 #include "corio/net/endpoint.hpp"
+#include "corio/net/resolve.hpp"
 #include "corio/net/tcp_listener.hpp"
 #include "corio/net/tcp_stream.hpp"
 #include "corio/result.hpp"

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <stop_token>
@@ -35,6 +36,11 @@ struct runtime_options {
   unsigned threads = 0;
   /// Which backend to use; `automatic` probes (see docs/backends.md).
   backend_kind backend = backend_kind::automatic;
+  /// Most threads of the blocking pool (spawn_blocking, net::resolve);
+  /// 0 means 64. Threads start when jobs wait and none is idle.
+  unsigned blocking_threads = 0;
+  /// How long a blocking-pool thread waits for a job before it ends.
+  std::chrono::milliseconds blocking_idle{10'000};
   /// How long shutdown (and the destructor) waits, after stopping the root
   /// token, for tasks that have not ended before giving up on them.
   std::chrono::milliseconds abandon_after = std::chrono::seconds(5);
@@ -119,6 +125,8 @@ class runtime {
   /// Operations started and not yet completed, across all workers. Zero
   /// whenever everything a runtime started has been joined.
   std::int64_t operations_in_flight() const noexcept;
+  /// Threads in the blocking pool now (for tests and metrics).
+  unsigned blocking_threads() const noexcept;
 
  private:
   explicit runtime(std::unique_ptr<detail::runtime_impl> impl) noexcept;

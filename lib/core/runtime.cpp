@@ -13,8 +13,8 @@ namespace detail {
 
 result<std::unique_ptr<runtime_impl>> runtime_impl::start(backend_kind kind,
                                                           backend_set backends,
-                                                          std::chrono::milliseconds abandon_after) {
-  std::unique_ptr<runtime_impl> rt(new runtime_impl(kind, abandon_after));
+                                                          const runtime_options& options) {
+  std::unique_ptr<runtime_impl> rt(new runtime_impl(kind, options));
   std::vector<std::future<result<void>>> attached;
   for (unsigned i = 0; i < backends.size(); ++i) {
     rt->workers_.push_back(std::make_unique<worker>(*rt, i, std::move(backends[i])));
@@ -42,6 +42,10 @@ shutdown_report runtime_impl::shutdown(std::chrono::milliseconds grace) {
 }
 
 void runtime_impl::stop_and_join() noexcept {
+  // First the blocking pool, while the workers still run: the awaiters of
+  // the jobs it cancels (and of those still running, which it waits for)
+  // resume on them with operation_canceled (or their value).
+  blocking_.shutdown();
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) {
     if (w->thread().joinable()) w->thread().join();
@@ -85,7 +89,7 @@ result<runtime> runtime::create(runtime_options options) {
   backend_kind kind = backend_kind::automatic;
   auto backends = detail::choose_backends(options, threads, kind);
   if (!backends) return fail(backends.error());
-  auto impl = detail::runtime_impl::start(kind, std::move(*backends), options.abandon_after);
+  auto impl = detail::runtime_impl::start(kind, std::move(*backends), options);
   if (!impl) return fail(impl.error());
   return runtime(std::move(*impl));
 }
@@ -98,6 +102,7 @@ runtime::~runtime() = default;
 backend_kind runtime::backend() const noexcept { return impl_->kind(); }
 unsigned runtime::threads() const noexcept { return impl_->size(); }
 std::int64_t runtime::operations_in_flight() const noexcept { return impl_->in_flight(); }
+unsigned runtime::blocking_threads() const noexcept { return impl_->blocking().threads(); }
 
 bool runtime::launch(detail::spawned_base& st, std::coroutine_handle<> h, bool on_first_worker) {
   if (!impl_) return false;  // moved from: refused like a shut-down runtime

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/blocking_pool.hpp"
 #include "core/spawn_root.hpp"
 #include "core/worker.hpp"
 #include "corio/runtime.hpp"
@@ -15,7 +16,7 @@ class runtime_impl {
  public:
   // Starts one worker per backend; fails if any cannot attach its thread.
   static result<std::unique_ptr<runtime_impl>> start(backend_kind kind, backend_set backends,
-                                                     std::chrono::milliseconds abandon_after);
+                                                     const runtime_options& options = {});
   // shutdown(0) unless it ran already.
   ~runtime_impl();
 
@@ -33,11 +34,15 @@ class runtime_impl {
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
   backend_kind kind() const noexcept { return kind_; }
   std::int64_t in_flight() const noexcept;
+  // spawn_blocking's threads.
+  blocking_pool& blocking() noexcept { return blocking_; }
   bool owns_current_thread() const noexcept;
 
  private:
-  runtime_impl(backend_kind kind, std::chrono::milliseconds abandon_after) noexcept
-      : kind_(kind), abandon_after_(abandon_after) {}
+  runtime_impl(backend_kind kind, const runtime_options& options) noexcept
+      : kind_(kind),
+        abandon_after_(options.abandon_after),
+        blocking_(options.blocking_threads, options.blocking_idle) {}
   void stop_and_join() noexcept;
 
   backend_kind kind_;
@@ -45,6 +50,9 @@ class runtime_impl {
   spawn_root root_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<unsigned> next_{0};
+  // Shut down before the workers stop (see stop_and_join); its jobs' awaiters
+  // resume through the workers' backends, so it goes before them too.
+  blocking_pool blocking_;
 };
 
 // Picks the backend for `options` (CORIO_BACKEND, probing, fallback) and

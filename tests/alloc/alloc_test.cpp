@@ -24,6 +24,7 @@
 
 #include "corio/io/buffered_reader.hpp"
 #include "corio/io/buffered_writer.hpp"
+#include "corio/blocking.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 
@@ -460,6 +461,22 @@ TEST_F(alloc_test, SteadyStateBufferedReadsAndWritesAllocateNothing) {
     EXPECT_TRUE(ok) << "a buffered exchange failed";
     EXPECT_EQ(window.count(), 0) << "1,000 buffered writes+flushes and 3,000 buffered reads: "
                                  << window.describe();
+// spawn_blocking's job, callable and value live in the awaiter: once the
+// pool has its thread, a job costs no allocation (with a stop token too).
+TEST_F(alloc_test, SteadyStateBlockingJobsAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    std::stop_source stopper;
+    long sum = 0;
+    for (int i = 0; i < 10; ++i) sum += (co_await spawn_blocking([i] { return i; })).value_or(0);
+    window.start();
+    for (int i = 0; i < 100; ++i) {
+      sum += (co_await spawn_blocking([i] { return i; })).value_or(0);
+      sum += (co_await spawn_blocking([i] { return i; }, stopper.get_token())).value_or(0);
+    }
+    window.stop();
+    EXPECT_EQ(sum, 45 + 2 * 4950);
+    EXPECT_EQ(window.count(), 0) << "200 blocking jobs: " << window.describe();
   }(window));
 }
 

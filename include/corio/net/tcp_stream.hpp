@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "corio/detail/socket.hpp"
+#include "corio/detail/task_operation.hpp"
 #include "corio/net/endpoint.hpp"
 #include "corio/net/socket_options.hpp"
 #include "corio/result.hpp"
@@ -164,6 +167,24 @@ class tcp_stream {
                                                  const endpoint& from) noexcept {
     return connect_awaiter(to, &from);
   }
+
+  /// Connects to `host` (a name or a numeric address) on `port`: resolves
+  /// it (see net::resolve; a numeric host skips the blocking pool), then
+  /// races connects to its addresses as connect(span) does. Resumes on a
+  /// worker with the first stream connected, or the error: a resolve_errc,
+  /// or the first attempt's error when every attempt failed. Bound it with
+  /// with_timeout, cancel it with with_stop: every attempt still running is
+  /// cancelled and reaped before the awaiter resumes.
+  [[nodiscard]] static detail::task_operation<result<tcp_stream>> connect(std::string_view host,
+                                                                          std::uint16_t port);
+
+  /// Connects to one of `to` (RFC 8305 in outline): IPv6 and IPv4 addresses
+  /// alternate, starting with the family of `to[0]`; each attempt gets 250
+  /// ms before the next one starts beside it (at once if it fails first);
+  /// the first connection made wins, and the attempts still running are
+  /// cancelled and reaped before the awaiter resumes. `to` is copied. An
+  /// empty `to` gives resolve_errc::no_address.
+  [[nodiscard]] static detail::task_operation<result<tcp_stream>> connect(std::span<const endpoint> to);
 
   /// See read_half::read. 0 bytes read means orderly EOF.
   template <detail::byte_range R>
