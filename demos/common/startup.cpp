@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "corio/log.hpp"
+
 #if !defined(_WIN32)
 #include <sys/resource.h>
 #endif

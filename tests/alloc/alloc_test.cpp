@@ -461,6 +461,9 @@ TEST_F(alloc_test, SteadyStateBufferedReadsAndWritesAllocateNothing) {
     EXPECT_TRUE(ok) << "a buffered exchange failed";
     EXPECT_EQ(window.count(), 0) << "1,000 buffered writes+flushes and 3,000 buffered reads: "
                                  << window.describe();
+  }(window));
+}
+
 // spawn_blocking's job, callable and value live in the awaiter: once the
 // pool has its thread, a job costs no allocation (with a stop token too).
 TEST_F(alloc_test, SteadyStateBlockingJobsAllocateNothing) {
