@@ -28,7 +28,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Where the proxy connects: a host (today a numeric address) and a port.
+// Where the proxy connects: a host (a name or a numeric address) and a port.
 struct target {
   std::string host;
   std::uint16_t port = 0;
@@ -54,32 +54,6 @@ std::optional<target> parse_target(std::string_view s) {
   }
   if (port == 0 || port > 65535) return std::nullopt;
   return target{std::string(host), static_cast<std::uint16_t>(port)};
-}
-
-// The addresses to try for `to`, in order. THE NAME LOOKUP GOES HERE: today
-// only numeric addresses, checked once at start-up (so a name is a usage
-// error); with corio's resolver this awaits it, per connection, and returns
-// every address it gives.
-corio::task<corio::result<std::vector<corio::net::endpoint>>> resolve(const target& to) {
-  auto ep = corio::net::endpoint::parse(to.host, to.port);
-  if (!ep) co_return corio::fail(ep.error());
-  co_return std::vector<corio::net::endpoint>{*ep};
-}
-
-// Connects to the first of `addresses` that answers within `timeout` each;
-// the last error if none does.
-corio::task<corio::result<corio::net::tcp_stream>> connect_any(
-    const std::vector<corio::net::endpoint>& addresses, std::chrono::milliseconds timeout,
-    const std::stop_token& stop) {
-  std::error_code last = make_error_code(std::errc::host_unreachable);
-  for (const auto& a : addresses) {
-    auto s = co_await corio::with_stop(
-        corio::with_timeout(corio::net::tcp_stream::connect(a), timeout), stop);
-    if (s) co_return std::move(*s);
-    last = s.error();
-    if (last == std::errc::operation_canceled) break;
-  }
-  co_return corio::fail(last);
 }
 
 struct totals {
@@ -109,13 +83,12 @@ corio::task<void> relay(corio::net::tcp_stream client, std::uint64_t id, const o
   std::error_code error;
   // Statements of their own, not one ?: expression: GCC mishandles the
   // temporaries of a co_await inside a conditional operator.
-  corio::result<corio::net::tcp_stream> upstream = corio::fail(std::errc::host_unreachable);
-  auto addresses = co_await resolve(opt.to);
-  if (addresses) {
-    upstream = co_await connect_any(*addresses, opt.connect_timeout, stop);
-  } else {
-    upstream = corio::fail(addresses.error());
-  }
+  // The name is looked up per connection (its addresses may change), and
+  // its addresses raced as RFC 8305 outlines (corio::net::tcp_stream).
+  auto upstream = co_await corio::with_stop(
+      corio::with_timeout(corio::net::tcp_stream::connect(opt.to.host, opt.to.port),
+                          opt.connect_timeout),
+      stop);
   if (!upstream) {
     error = upstream.error();
   } else {
@@ -193,7 +166,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   cli.integer("listen", "P", port, std::uint16_t{0}, std::uint16_t{65535},
               "port to listen on; 0 picks a free one (printed at start)")
       .text("host", "ADDR", host, "address to listen on, IPv4 or IPv6 (::1, 0.0.0.0, ::)")
-      .text("to", "HOST:PORT", to, "where to relay: a numeric IPv4 address, or [IPv6]")
+      .text("to", "HOST:PORT", to, "where to relay: a host name, an IPv4 address or [IPv6]")
       .required()
       .integer("threads", "N", threads, 1u, 1024u, "worker threads")
       .default_text("one per core")
@@ -214,9 +187,6 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   out.listen = *at;
   auto target = parse_target(to);
   if (!target) return cli.fail("--to: '" + to + "' is not HOST:PORT (port 1-65535)");
-  // Until corio has a resolver (see resolve()), the host must be numeric.
-  if (!corio::net::endpoint::parse(target->host, target->port))
-    return cli.fail("--to: '" + target->host + "' is not a numeric address (no name lookup yet)");
   out.to = *target;
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name

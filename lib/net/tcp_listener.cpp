@@ -2,7 +2,6 @@
 // stream.
 #include "corio/net/tcp_listener.hpp"
 
-#include "backend/backend.hpp"
 #include "sys/socket.hpp"
 
 namespace corio::net {
@@ -43,39 +42,3 @@ result<tcp_stream> accept_awaiter::await_resume() noexcept {
 }
 
 }  // namespace corio::net
-
-namespace corio::detail {
-
-namespace {
-// Closes and frees a socket that nothing uses any more.
-void destroy_socket(socket_core* s) noexcept {
-  // Before the close: once closed, the descriptor's number may be reused.
-  forget_socket(*s);
-  if (s->handle != invalid_socket) sys::close_handle(s->handle);
-  sys::free_core(s);
-}
-}  // namespace
-
-void socket_closer::operator()(socket_core* s) const noexcept {
-  const std::uint32_t before = s->uses.fetch_or(socket_use::closing, std::memory_order_acq_rel);
-  if ((before & socket_use::in_flight) == 0) {
-    destroy_socket(s);  // the usual case: nothing in flight
-    return;
-  }
-  // TRICKY: operations are in flight (or starting: they took their use
-  // before this fetch_or). The descriptor stays open, so its number cannot
-  // be reused under them; abort_pending makes each of them complete soon
-  // (and one that starts after it fails at once), and the last one to
-  // finish destroys the socket (release_socket).
-  sys::abort_pending(s->handle);
-}
-
-bool release_socket(socket_core& s, std::uint32_t use) noexcept {
-  const std::uint32_t before = s.uses.fetch_sub(use, std::memory_order_acq_rel);
-  if (!(before & socket_use::closing)) return false;
-  if ((before & socket_use::in_flight) == use) destroy_socket(&s);
-  return true;
-}
-
-
-}  // namespace corio::detail

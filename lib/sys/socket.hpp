@@ -24,7 +24,7 @@ socket_ptr adopt(native_socket h);
 /// A default-constructed socket_core, made in the storage of one freed
 /// earlier when there is one (so that steady-state accept, a connection
 /// closed for each one accepted, allocates nothing), else new. Any thread.
-/// Defined once for every OS, in net/socket_cache.cpp.
+/// Defined once for every OS, in net/socket_core.cpp.
 socket_core* new_core();
 /// Destroys `s` (made by new_core or by `new socket_core`) and keeps its
 /// storage for new_core, up to a bound; frees it beyond. Any thread.

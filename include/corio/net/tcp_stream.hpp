@@ -147,24 +147,16 @@ class tcp_stream {
     return connect_awaiter(to);
   }
 
-  /// Connects to `to` from the local address `from`: the socket is bound to
-  /// `from` before it connects. Give port 0 (the usual case) to let the
-  /// system pick the port; on Linux the port is then chosen at connect time
-  /// from the whole 4-tuple (IP_BIND_ADDRESS_NO_PORT), so one source address
-  /// serves a full ephemeral port range per destination, and a client can
-  /// pass the ~28k connections one address allows towards a server by
-  /// spreading them over several source addresses (127.0.0.1, 127.0.0.2,
-  /// ... on loopback). Keep to about 40% of the range per source address
-  /// and destination: Linux's connect() tries the ports of one parity first
-  /// and scans all of them before the others, so past half the range each
-  /// connect costs a scan of ~14k ports. `from` must be in `to`'s family.
-  /// Resumes on a worker with the stream or the error. A failed bind does
-  /// not suspend (the error comes back at once, on the awaiting thread) and
-  /// sends nothing: std::errc::address_not_available for an address that is
-  /// not local, std::errc::address_in_use for a taken port,
-  /// std::errc::address_family_not_supported for a family mismatch.
-  static connect_awaiter connect(const endpoint& to,
-                                                 const endpoint& from) noexcept {
+  /// Connects to `to` from the local address `from` (in `to`'s family): the
+  /// socket is bound to `from` before it connects. Port 0 lets the system
+  /// pick the port at connect time from the whole 4-tuple where it can, so
+  /// a client can exceed one address's port range by spreading connections
+  /// over several source addresses (docs/backends.md, "Many connections
+  /// from one client"). Resumes on a worker with the stream or the error; a
+  /// failed bind does not suspend and sends nothing
+  /// (std::errc::address_not_available, address_in_use,
+  /// address_family_not_supported).
+  static connect_awaiter connect(const endpoint& to, const endpoint& from) noexcept {
     return connect_awaiter(to, &from);
   }
 
