@@ -362,7 +362,6 @@ result<void> take_foreign(native_socket h, bool listening) noexcept {
   auto accepting = get_int(h, SOL_SOCKET, SO_ACCEPTCONN);
   if (!accepting) return fail(accepting.error());
   if ((*accepting != 0) != listening) return fail(std::errc::invalid_argument);
-  if (!win::packable(win::to_socket(h))) return fail(std::errc::not_supported);  // see open_tcp
   win::open_sockets.fetch_add(1, std::memory_order_relaxed);
   return {};
 }
