@@ -264,6 +264,38 @@ TEST_F(alloc_test, SteadyStateReadsAndWritesAllocateNothing) {
   }(window));
 }
 
+// Gather writes (write_all over several slices: sendmsg / one WSASend with
+// several WSABUFs), also under with_stop.
+TEST_F(alloc_test, SteadyStateGatherWritesAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    std::array<std::byte, 16> a{}, b{}, c{};
+    std::array<std::byte, 48> in{};
+    std::stop_source stopper;
+    const std::stop_token stop = stopper.get_token();
+    bool ok = true;
+    auto exchange = [&]() -> task<void> {
+      std::array<io_slice, 3> slices{as_slice(a), as_slice(b), as_slice(c)};
+      auto w = co_await with_stop(client.write_all(std::span(slices)), stop);
+      auto r = co_await server.read_exact(in);
+      ok = ok && w && r;
+    };
+    for (int i = 0; i < 100 && ok; ++i) co_await exchange();
+    CO_ASSERT(ok);
+    window.start();
+    for (int i = 0; i < 1000 && ok; ++i) {
+      std::array<io_slice, 3> slices{as_slice(a), as_slice(b), as_slice(c)};
+      auto w = co_await with_stop(client.write_all(std::span(slices)), stop);
+      auto r = co_await server.read_exact(in);
+      ok = w && r;
+    }
+    window.stop();
+    EXPECT_TRUE(ok) << "a gather exchange failed";
+    EXPECT_EQ(window.count(), 0) << "1,000 gather writes of 3 slices: " << window.describe();
+  }(window));
+}
+
 TEST_F(alloc_test, SteadyStateTimersAllocateNothing) {
   alloc_window window;
   run([](alloc_window& window) -> task<void> {

@@ -29,6 +29,8 @@ static_assert(io::half_closable<net::write_half>);
 static_assert(io::readable_stream<buffered_reader<net::tcp_stream>>);
 static_assert(io::writable_stream<buffered_writer<net::write_half>>);
 static_assert(io::gather_writable_stream<gather_memory_stream>);
+static_assert(io::gather_writable_stream<net::tcp_stream>);
+static_assert(io::gather_writable_stream<net::write_half>);
 static_assert(!io::writable_stream<net::read_half>);
 
 // Reads every line of `chunks` with a reader of `capacity` bytes.
@@ -308,6 +310,31 @@ TEST_F(buffered_test, TcpWriterFlushesToThePeer) {
     std::string want;
     for (int i = 0; i < 10; ++i) want += "hello ";
     EXPECT_EQ(got, want + std::string(300, 'X') + "end");
+  }());
+}
+
+// A buffered read bounded by with_timeout (a task factory hands the reader
+// the timeout's token): it times out, the partial line stays buffered, and
+// the reader goes on once the rest arrives.
+TEST_F(buffered_test, TimeoutOnABufferedReadKeepsThePartialLine) {
+  run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    buffered_reader r(server);
+    CO_ASSERT(co_await client.write_all(std::string_view("partial")));
+    auto line = co_await with_timeout(
+        [&r](std::stop_token tok) -> task<result<std::string_view>> {
+          r.set_stop_token(std::move(tok));
+          co_return co_await r.read_line(64);
+        },
+        std::chrono::milliseconds(20));
+    CO_ASSERT(!line);
+    EXPECT_EQ(line.error(), errc::timed_out);
+    EXPECT_EQ(text_of(r.buffered()), "partial");
+    r.set_stop_token({});
+    CO_ASSERT(co_await client.write_all(std::string_view(" line\n")));
+    auto rest = co_await r.read_line(64);
+    CO_ASSERT(rest);
+    EXPECT_EQ(*rest, "partial line");
   }());
 }
 

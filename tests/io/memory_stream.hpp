@@ -61,11 +61,12 @@ struct memory_stream {
 struct gather_memory_stream : memory_stream {
   using memory_stream::write_all;
   std::vector<std::size_t> gathers;  // buffers per gathered call
-  ready<result<void>> write_all(std::span<const std::span<const std::byte>> parts) {
+  ready<result<void>> write_all(std::span<io_slice> parts) {
     std::size_t total = 0;
-    for (auto p : parts) {
-      written.append(reinterpret_cast<const char*>(p.data()), p.size());
-      total += p.size();
+    for (auto& p : parts) {
+      written.append(static_cast<const char*>(p.data), p.size);
+      total += p.size;
+      p.size = 0;  // sent, as tcp_stream's gather write leaves it
     }
     write_sizes.push_back(total);
     gathers.push_back(parts.size());

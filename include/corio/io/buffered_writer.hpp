@@ -105,8 +105,9 @@ class buffered_writer {
     const std::span<const std::byte> head(buf_.data(), used_);
     used_ = 0;
     if constexpr (gather_writable_stream<Stream>) {
-      const std::array<std::span<const std::byte>, 2> parts{head, data};
-      auto aw = stream_->write_all(std::span<const std::span<const std::byte>>(parts));
+      // Advanced in place as bytes go out; lives in this frame until then.
+      std::array<io_slice, 2> parts{as_slice(head), as_slice(data)};
+      auto aw = stream_->write_all(std::span<io_slice>(parts));
       if (detail::stop_checked<decltype(aw)>(stop_)) co_return fail(std::errc::operation_canceled);
       co_return co_await detail::bind_stop(std::move(aw), stop_);
     } else {

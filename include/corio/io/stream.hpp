@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "corio/cancel.hpp"
+#include "corio/net/tcp_stream.hpp"  // io_slice
 #include "corio/result.hpp"
 
 namespace corio::io {
@@ -62,12 +63,12 @@ concept half_closable = writable_stream<S> && requires(S& s) {
 };
 
 /// A stream that can write several buffers as one (sendmsg / WSASend with
-/// several WSABUFs): `s.write_all(std::span<const std::span<const std::byte>>)`.
-/// buffered_writer uses it, when the stream has it, for a large write that
-/// follows buffered bytes.
+/// several WSABUFs): `s.write_all(std::span<io_slice>)`, as tcp_stream and
+/// its write half do. buffered_writer uses it, when the stream has it, for a
+/// large write that follows buffered bytes.
 template <class S>
 concept gather_writable_stream = writable_stream<S> &&
-    requires(S& s, std::span<const std::span<const std::byte>> bufs) {
+    requires(S& s, std::span<io_slice> bufs) {
   {s.write_all(bufs)};
   requires std::same_as<detail::await_result_t<decltype(s.write_all(bufs))>, result<void>>;
 };
