@@ -16,6 +16,7 @@
 
 #include "chat_server/chat.hpp"
 #include "common/args.hpp"
+#include "common/host.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
 
@@ -56,8 +57,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
                "longest line a client may send");
   if (auto code = cli.parse(argc, argv)) return code;
 
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  auto at = corio::net::endpoint::parse(host, port);
+  auto at = demo::listen_address(host, port);
   if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
   out.address = *at;
   out.runtime.threads = threads.value_or(0);

@@ -11,6 +11,14 @@
 
 namespace demo {
 
+std::optional<corio::net::endpoint> listen_address(std::string_view host, std::uint16_t port) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto at = corio::net::endpoint::parse(host, port);
+  if (!at) return std::nullopt;
+  return *at;
+}
+
 std::optional<std::vector<corio::net::endpoint>> resolve_host(std::string_view program,
                                                              const std::string& host,
                                                              std::uint16_t port,

@@ -12,6 +12,10 @@
 
 namespace demo {
 
+/// A server's --host: an IPv4 or IPv6 address ("[::1]" too) on `port`, or
+/// nothing when it is not one.
+std::optional<corio::net::endpoint> listen_address(std::string_view host, std::uint16_t port);
+
 /// Every endpoint of `host` (a name such as "localhost", or an IPv4/IPv6
 /// address, "[::1]" too) on `port`, in the system's order. An address is
 /// parsed here; a name is resolved once with corio::net::resolve on a

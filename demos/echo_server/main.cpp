@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "common/args.hpp"
+#include "common/host.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
 #include "corio/tls/stream.hpp"
@@ -259,9 +260,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   out.idle_timeout = ms(static_cast<std::int64_t>(idle_seconds * 1000));
   out.grace = ms(static_cast<std::int64_t>(grace_seconds * 1000));
 
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto at = corio::net::endpoint::parse(host, port);
+  auto at = demo::listen_address(host, port);
   if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
   out.address = *at;
   out.runtime.threads = threads.value_or(0);

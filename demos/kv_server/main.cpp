@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/args.hpp"
+#include "common/host.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
 #include "kv_server/server.hpp"
@@ -50,8 +51,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, settings& ou
       .integer("shards", "N", shards, std::uint64_t{1}, std::uint64_t{1} << 16,
                "stripes of the keyspace, each with its own lock");
   if (auto code = cli.parse(argc, argv)) return code;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  auto at = corio::net::endpoint::parse(host, port);
+  auto at = demo::listen_address(host, port);
   if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
   out.address = *at;
   out.runtime.threads = static_cast<unsigned>(threads);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/host.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
 #include "corio/io/copy.hpp"
@@ -180,9 +181,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   if (auto code = cli.parse(argc, argv)) return code;
   out.connect_timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(connect_seconds * 1000));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto at = corio::net::endpoint::parse(host, port);
+  auto at = demo::listen_address(host, port);
   if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
   out.listen = *at;
   auto target = parse_target(to);
