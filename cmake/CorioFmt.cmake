@@ -1,8 +1,9 @@
 # corio_fmt: the fmt library for demos, tests and benchmarks (never for the
 # library itself or its public headers). On Linux the Debian package; when
-# cross-compiling for Windows, the same headers used header-only.
+# cross-compiling for Windows or linking statically (Debian ships no libfmt.a),
+# the same headers used header-only.
 add_library(corio_fmt INTERFACE)
-if(CMAKE_CROSSCOMPILING)
+if(CMAKE_CROSSCOMPILING OR CORIO_STATIC_BINARIES)
   # Copy only fmt's headers, so the host's /usr/include never leaks into a
   # cross build.
   find_path(CORIO_FMT_HOST_DIR NAMES fmt/format.h PATHS /usr/include NO_CMAKE_FIND_ROOT_PATH REQUIRED)
