@@ -62,7 +62,31 @@ def parse_result(text):
     raise RuntimeError("no RESULT line in load generator output:\n" + text)
 
 
-def one_run(server_cmd, client, conns, size, seconds, warmup, cores):
+SYSCALL_EVENTS = "raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter"
+
+
+def count_syscalls(pid, seconds):
+    """Starts `perf stat` on the server for `seconds`; returns the process, whose
+    output read_syscalls() turns into (all syscalls, io_uring_enter calls)."""
+    return subprocess.Popen(["perf", "stat", "-x", ",", "-e", SYSCALL_EVENTS, "-p", str(pid),
+                             "--", "sleep", str(seconds)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def read_syscalls(perf):
+    _, err = perf.communicate(timeout=60)
+    counts = {}
+    for line in err.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[0].isdigit():
+            counts[fields[2]] = int(fields[0])
+    if "raw_syscalls:sys_enter" not in counts:
+        raise RuntimeError("perf stat counted nothing (run as root, with linux-perf "
+                           f"installed: scripts/setup.sh bench):\n{err}")
+    return counts["raw_syscalls:sys_enter"], counts.get("syscalls:sys_enter_io_uring_enter", 0)
+
+
+def one_run(server_cmd, client, conns, size, seconds, warmup, cores, syscalls=False):
     p, port = start_server(server_cmd, cores[0])
     try:
         cmd = ["taskset", "-c", cores[1], client, "--port", str(port), "--threads", "1",
@@ -71,15 +95,24 @@ def one_run(server_cmd, client, conns, size, seconds, warmup, cores):
         c = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(warmup)
         u0, s0 = cpu_seconds(p.pid)
+        # Counted over most of the measured window; divided by the messages
+        # of that same fraction of it.
+        perf = count_syscalls(p.pid, seconds * 0.9) if syscalls else None
         out, _ = c.communicate(timeout=seconds + warmup + 60)
         u1, s1 = cpu_seconds(p.pid)
         r = parse_result(out)
         if r.get("errors", 0) != 0 or c.returncode != 0:
             raise RuntimeError(f"load generator reported errors: {out}")
         msgs = r["msgs"]
-        return {"msgs_per_s": r["msgs_per_s"], "p50": r["p50_us"], "p99": r["p99_us"],
-                "p999": r["p999_us"],
-                "user_us": (u1 - u0) * 1e6 / msgs, "sys_us": (s1 - s0) * 1e6 / msgs}
+        result = {"msgs_per_s": r["msgs_per_s"], "p50": r["p50_us"], "p99": r["p99_us"],
+                  "p999": r["p999_us"],
+                  "user_us": (u1 - u0) * 1e6 / msgs, "sys_us": (s1 - s0) * 1e6 / msgs}
+        if perf:
+            calls, enters = read_syscalls(perf)
+            counted = r["msgs_per_s"] * seconds * 0.9
+            result["syscalls"] = calls / counted
+            result["enters"] = enters / counted
+        return result
     finally:
         stop(p)
 
@@ -110,6 +143,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS check (0 = skip)")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="also count the server's system calls and io_uring_enter calls per "
+                         "message (perf stat; needs root and linux-perf)")
     ap.add_argument("--cores", default="0,1", help="server core,client core")
     ap.add_argument("--configs", default="64x64,1000x64,64x4096",
                     help="comma-separated CONNECTIONSxSIZE cases")
@@ -152,19 +188,23 @@ def main():
         runs = {name: [] for name in servers}
         for rnd in range(args.rounds):
             for name, cmd in servers.items():
-                runs[name].append(one_run(cmd, client, conns, size, args.seconds, args.warmup, cores))
+                runs[name].append(one_run(cmd, client, conns, size, args.seconds, args.warmup, cores,
+                                          args.syscalls))
                 print(f"  round {rnd + 1} {name}: {runs[name][-1]['msgs_per_s']:.0f} msg/s", file=sys.stderr)
         base = statistics.median(r["user_us"] + r["sys_us"] for r in runs["raw-uring"])
         print(f"\n## {conns} connections, {size} B messages")
-        print("| server | msgs/s median (min-max) | p50 µs | p99 µs | p99.9 µs | CPU µs/msg user | sys | total | vs raw-uring |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        extra_head = " syscalls/msg | io_uring_enter/msg |" if args.syscalls else ""
+        print("| server | msgs/s median (min-max) | p50 µs | p99 µs | p99.9 µs | CPU µs/msg user | sys | total | vs raw-uring |"
+              + extra_head)
+        print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.syscalls else ""))
         for name, rs in runs.items():
             med = lambda k: statistics.median(r[k] for r in rs)
             tot = statistics.median(r["user_us"] + r["sys_us"] for r in rs)
             print(f"| {name} | {med('msgs_per_s'):.0f} ({min(r['msgs_per_s'] for r in rs):.0f}-"
                   f"{max(r['msgs_per_s'] for r in rs):.0f}) | {med('p50'):.0f} | {med('p99'):.0f} | "
                   f"{med('p999'):.0f} | "
-                  f"{med('user_us'):.3f} | {med('sys_us'):.3f} | {tot:.3f} | {tot / base:.2f}x |")
+                  f"{med('user_us'):.3f} | {med('sys_us'):.3f} | {tot:.3f} | {tot / base:.2f}x |"
+                  + (f" {med('syscalls'):.2f} | {med('enters'):.2f} |" if args.syscalls else ""))
         if "raw-epoll" in runs and "corio-epoll" in runs:
             total = lambda n: statistics.median(r["user_us"] + r["sys_us"] for r in runs[n])
             print(f"\ncorio-epoll / raw-epoll CPU per message: {total('corio-epoll') / total('raw-epoll'):.2f}x")
