@@ -69,17 +69,17 @@ corio::task<void> serve(corio::net::udp_socket& sock, std::uint64_t limit, std::
 corio::task<void> run_server(corio::net::udp_socket& sock, std::uint64_t limit) {
   std::stop_source stop, done;
   corio::scope s;
-  s.spawn_local([](corio::net::udp_socket& sock, std::uint64_t limit, std::stop_source& stop,
-                   std::stop_source& done) -> corio::task<void> {
-    co_await serve(sock, limit, stop.get_token());
-    done.request_stop();  // ends the signal wait when --max-datagrams was reached
+  s.spawn_local([](corio::net::udp_socket& socket, std::uint64_t max, std::stop_source& stopping,
+                   std::stop_source& served) -> corio::task<void> {
+    co_await serve(socket, max, stopping.get_token());
+    served.request_stop();  // ends the signal wait when --max-datagrams was reached
   }(sock, limit, stop, done));
-  s.spawn_local([](std::stop_source& stop, std::stop_token done) -> corio::task<void> {
-    auto sig = co_await corio::ctrl_c(done);
+  s.spawn_local([](std::stop_source& stopping, std::stop_token served) -> corio::task<void> {
+    auto sig = co_await corio::ctrl_c(served);
     if (!sig) co_return;
     fmt::print(stderr, "udp_echo: {}; stopping\n",
                *sig == corio::shutdown_signal::interrupt ? "interrupted" : "terminated");
-    stop.request_stop();
+    stopping.request_stop();
   }(stop, done.get_token()));
   co_await s.join();
 }
@@ -123,12 +123,13 @@ corio::task<void> run_client(corio::net::udp_socket& sock, const client_options&
   std::vector<std::int64_t> sent_at(o.count, 0);
   std::vector<std::byte> out(o.size), in(max_datagram);
   std::uint64_t oldest = 0;  // every datagram before it is answered or lost
+  bool refused = false;
   std::stop_source interrupted;
   corio::scope watch;
-  watch.spawn_local([](std::stop_source& stop) -> corio::task<void> {
-    if (co_await corio::ctrl_c(stop.get_token())) {
+  watch.spawn_local([](std::stop_source& stopping) -> corio::task<void> {
+    if (co_await corio::ctrl_c(stopping.get_token())) {
       fmt::print(stderr, "udp_echo: interrupted; summary of what was sent\n");
-      stop.request_stop();
+      stopping.request_stop();
     }
   }(interrupted));
   const std::stop_token stop = interrupted.get_token();
@@ -146,8 +147,17 @@ corio::task<void> run_client(corio::net::udp_socket& sock, const client_options&
       std::memcpy(out.data(), &seq, 8);
       std::memcpy(out.data() + 8, &sent_at[seq], 8);
       auto w = co_await corio::with_stop(sock.send(std::span(out).first(n)), stop);
-      if (!w) error(w.error());  // counted; the datagram will be counted lost
+      if (!w) {
+        if (w.error() == std::errc::operation_canceled) break;
+        error(w.error());
+        state[seq] = lost;  // never sent: an error, not a loss; nothing to wait for
+        // Nobody listens there (an earlier datagram's ICMP answer): stop.
+        if (w.error() == std::errc::connection_refused) refused = true;
+      }
     }
+    if (refused) break;
+    while (oldest < r.sent && state[oldest] != pending) ++oldest;
+    if (oldest == r.sent) continue;  // every datagram sent so far failed
     // Wait for an answer, no longer than the oldest datagram has left.
     const auto left = std::chrono::nanoseconds(sent_at[oldest] + o.timeout.count() * 1'000'000 - now_ns());
     auto d = left.count() > 0
