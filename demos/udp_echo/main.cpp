@@ -11,11 +11,13 @@
 // so --size is at least 16); with --mixed the sizes vary from 16 to --size.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
