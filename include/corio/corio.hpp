@@ -8,6 +8,8 @@
 #include "corio/net/resolve.hpp"
 #include "corio/net/tcp_listener.hpp"
 #include "corio/net/tcp_stream.hpp"
+#include "corio/net/udp_socket.hpp"
+#include "corio/net/unix_stream.hpp"
 #include "corio/result.hpp"
 #include "corio/runtime.hpp"
 #include "corio/scope.hpp"

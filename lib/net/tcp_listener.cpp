@@ -19,26 +19,27 @@ result<endpoint> tcp_listener::local_endpoint() const noexcept {
   return detail::sys::local_endpoint(sock_->handle);
 }
 
-result<tcp_stream> accept_awaiter::await_resume() noexcept {
-  const std::error_code refused = claim_.finish(op_.sock);
+result<detail::socket_ptr> detail_accept::finish(const detail::operation& op,
+                                                 detail::accept_state& st,
+                                                 std::error_code refused) noexcept {
   if (refused) {
     // The listener was closed while this accept was in flight: a connection
     // accepted anyway in the race is closed, not leaked.
-    if (op_.res >= 0 && refused == std::errc::operation_canceled) {
-      const detail::native_socket h = st_.accepted != detail::invalid_socket
-                                          ? st_.accepted
-                                          : static_cast<detail::native_socket>(op_.res);
+    if (op.res >= 0 && refused == std::errc::operation_canceled) {
+      const detail::native_socket h = st.accepted != detail::invalid_socket
+                                          ? st.accepted
+                                          : static_cast<detail::native_socket>(op.res);
       detail::sys::close_handle(h);
     }
     return fail(refused);
   }
-  if (op_.res < 0) return fail(detail::error_from_result(op_.res));
-  // Backends that create the socket up front (IOCP) leave it in st_.accepted;
+  if (op.res < 0) return fail(detail::error_from_result(op.res));
+  // Backends that create the socket up front (IOCP) leave it in st.accepted;
   // the others return the new descriptor as the result.
-  detail::native_socket h = st_.accepted != detail::invalid_socket
-                                ? st_.accepted
-                                : static_cast<detail::native_socket>(op_.res);
-  return tcp_stream(detail::sys::adopt(h));
+  detail::native_socket h = st.accepted != detail::invalid_socket
+                                ? st.accepted
+                                : static_cast<detail::native_socket>(op.res);
+  return detail::sys::adopt(h);
 }
 
 }  // namespace corio::net

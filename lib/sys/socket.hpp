@@ -16,6 +16,34 @@ std::error_code last_error() noexcept;
 
 /// A new non-blocking (POSIX) or overlapped (Windows) TCP socket, close-on-exec.
 result<native_socket> open_tcp(net::endpoint::family af) noexcept;
+/// A new non-blocking (POSIX) or overlapped (Windows) UDP socket,
+/// close-on-exec. On Windows, ICMP "port unreachable" is not reported on it
+/// (SIO_UDP_CONNRESET off) until connect_datagram: an unconnected socket's
+/// receives would otherwise fail for a datagram some other peer refused.
+result<native_socket> open_udp(net::endpoint::family af) noexcept;
+/// Binds `h` to `at` as it is (no option set).
+result<void> bind_to(native_socket h, const net::endpoint& at) noexcept;
+/// Connects the datagram socket `h` to `peer` (no packet is sent); on
+/// Windows it turns the reporting of ICMP "port unreachable" on.
+result<void> connect_datagram(native_socket h, const net::endpoint& peer) noexcept;
+/// UDP options (sys/udp_options.cpp); `af` is the socket's family.
+result<void> set_broadcast(native_socket h, bool on) noexcept;
+result<void> multicast_membership(native_socket h, net::endpoint::family af,
+                                  const net::endpoint& group, std::uint32_t interface_index,
+                                  bool join) noexcept;
+result<void> set_multicast_loop(native_socket h, net::endpoint::family af, bool on) noexcept;
+result<void> set_multicast_ttl(native_socket h, net::endpoint::family af, int hops) noexcept;
+/// A new non-blocking (POSIX) or overlapped (Windows) Unix-domain stream
+/// socket, close-on-exec; std::errc::not_supported where the system has no
+/// AF_UNIX (Windows before 10 1803).
+result<native_socket> open_unix() noexcept;
+/// `name` (a path, or "@name" / "\0name": abstract, Linux only) as a
+/// sockaddr_un in `out` (sys/unix_address.cpp). filename_too_long past the
+/// system's limit; invalid_argument for an empty name or a path with a NUL;
+/// not_supported for an abstract name where there are none.
+result<void> unix_address(std::string_view name, address_storage& out) noexcept;
+/// Binds `h` to `addr` and listens.
+result<void> bind_listen_at(native_socket h, const address_storage& addr, int backlog) noexcept;
 /// Closes a handle that no socket_core owns yet.
 void close_handle(native_socket h) noexcept;
 /// Wraps an open handle in a heap socket_core owned by the returned pointer.

@@ -515,5 +515,45 @@ TEST_F(alloc_test, SteadyStateBlockingJobsAllocateNothing) {
   }(window));
 }
 
+// Datagrams: send_to and recv_from (the sender's address included), the
+// server's under with_stop and with_timeout, and connected send/recv: the
+// message header and the address live in the awaiter.
+TEST_F(alloc_test, SteadyStateDatagramsAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto a = net::udp_socket::bind(net::endpoint::loopback_v4(0));
+    auto b = net::udp_socket::bind(net::endpoint::loopback_v4(0));
+    CO_ASSERT(a && b);
+    const net::endpoint to_b = *b->local_endpoint(), to_a = *a->local_endpoint();
+    std::array<std::byte, message_size> out{}, in{};
+    std::stop_source stopper;
+    const std::stop_token stop = stopper.get_token();
+    bool ok = true;
+    auto exchange = [&]() -> task<void> {
+      auto w = co_await a->send(out);
+      auto d = co_await with_stop(b->recv_from(in), stop);
+      auto e = d ? co_await b->send_to(std::span(in).first(d->size), d->from) : w;
+      auto r = co_await with_timeout(a->recv(in), std::chrono::seconds(5));
+      ok = ok && w && d && e && r && *r == out.size();
+    };
+    CO_ASSERT(a->connect(to_b));
+    for (int i = 0; i < 100 && ok; ++i) co_await exchange();
+    CO_ASSERT(ok);
+    window.start();
+    for (int i = 0; i < 1000 && ok; ++i) {
+      auto w = co_await a->send(out);
+      auto d = co_await with_stop(b->recv_from(in), stop);
+      ok = w && d && d->from == to_a;
+      if (!ok) break;
+      auto e = co_await b->send_to(std::span(in).first(d->size), d->from);
+      auto r = co_await with_timeout(a->recv(in), std::chrono::seconds(5));
+      ok = e && r && *r == out.size();
+    }
+    window.stop();
+    EXPECT_TRUE(ok) << "a datagram exchange failed";
+    EXPECT_EQ(window.count(), 0) << "1,000 datagram round trips: " << window.describe();
+  }(window));
+}
+
 }  // namespace
 }  // namespace corio::test

@@ -54,6 +54,26 @@ struct address_storage {
   std::uint32_t size = 0;
 };
 
+/// What a datagram operation (recv_from, send_to) keeps alive until it
+/// completes: the kernel reads the header at submission and writes the
+/// sender's address (and, for recvmsg, the header's name length and flags)
+/// at completion, so all of it lives in the awaiter, in the coroutine frame.
+struct datagram_state {
+  // The datagram's bytes (struct iovec's layout on Linux).
+  io_vec buf{};
+  // send_to: the destination (size 0: the connected peer). recv_from: where
+  // the kernel writes the sender's address (on Windows `size` is
+  // WSARecvFrom's in/out length).
+  address_storage peer;
+#ifdef _WIN32
+  // WSARecvFrom's in/out flags.
+  std::uint32_t flags = 0;
+#else
+  // The struct msghdr of recvmsg/sendmsg (checked to fit in the backends).
+  alignas(8) unsigned char header[64] = {};
+#endif
+};
+
 /// What an accept keeps alive until it completes: the peer address (on
 /// IOCP, AcceptEx's local+remote address block) and the new socket.
 struct accept_state {

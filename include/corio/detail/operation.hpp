@@ -27,6 +27,7 @@ struct overlapped_storage {
 struct socket_core;
 struct accept_state;
 struct address_storage;
+struct datagram_state;
 
 /// What an operation does. Each backend's start() has one case per code.
 enum class op_code : std::uint8_t {
@@ -37,6 +38,8 @@ enum class op_code : std::uint8_t {
   accept,         // sock (a listener), accept: take one connection
   connect,        // sock, connect_to: connect to a peer
   timer,          // deadline_ns: wait until the steady clock reaches it
+  recv_from,      // sock, datagram: receive one datagram and its sender's address
+  send_to,        // sock, datagram: send one datagram (to datagram->peer, or the connected peer)
 };
 
 /// One buffer of a gather write. On Linux it has the layout of struct iovec
@@ -117,6 +120,7 @@ struct operation {
     accept_state* accept;              // accept: where the peer's address goes
     const address_storage* connect_to; // connect
     std::int64_t deadline_ns;          // timer: on the steady clock
+    datagram_state* datagram;          // recv_from, send_to: buffer, address, OS header
   } args{};
 };
 

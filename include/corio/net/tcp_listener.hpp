@@ -19,12 +19,23 @@ struct listen_options {
   bool reuse_port = false;
 };
 
-/// tcp_listener::accept's awaiter: an operation awaiter, so with_timeout and
-/// with_stop bound and cancel an accept like any other operation.
-class [[nodiscard("an accept does nothing until it is co_awaited")]] accept_awaiter
-    : public detail::op_awaiter_base<accept_awaiter> {
+namespace detail_accept {
+/// A finished accept's socket, or the error (`refused`: what the
+/// listener's claim said); closes a connection accepted in a race with the
+/// listener's close. Shared by every kind of listener.
+result<detail::socket_ptr> finish(const detail::operation& op, detail::accept_state& st,
+                                  std::error_code refused) noexcept;
+}  // namespace detail_accept
+
+/// An accept's awaiter (tcp_listener::accept, unix_listener::accept): an
+/// operation awaiter, so with_timeout and with_stop bound and cancel an
+/// accept like any other operation. `Stream` is the kind of stream it
+/// gives, made from the accepted socket.
+template <class Stream>
+class [[nodiscard("an accept does nothing until it is co_awaited")]] basic_accept_awaiter
+    : public detail::op_awaiter_base<basic_accept_awaiter<Stream>> {
  public:
-  explicit accept_awaiter(detail::socket_core* s) noexcept {
+  explicit basic_accept_awaiter(detail::socket_core* s) noexcept {
     op_.code = detail::op_code::accept;
     op_.sock = s;
   }
@@ -35,13 +46,20 @@ class [[nodiscard("an accept does nothing until it is co_awaited")]] accept_awai
     return detail::start(op_);
   }
   /// The accepted stream, or the error.
-  result<tcp_stream> await_resume() noexcept;
+  result<Stream> await_resume() noexcept {
+    auto s = detail_accept::finish(op_, st_, claim_.finish(op_.sock));
+    if (!s) return fail(s.error());
+    return Stream(std::move(*s));
+  }
 
  private:
   detail::operation op_;
   detail::socket_claim<detail::socket_use::other> claim_;
   detail::accept_state st_;
 };
+
+/// tcp_listener::accept's awaiter.
+using accept_awaiter = basic_accept_awaiter<tcp_stream>;
 
 /// A socket bound to a local endpoint, accepting connections.
 class tcp_listener {

@@ -32,6 +32,7 @@ io_slice as_slice(const R& bytes) noexcept {
 namespace corio::net {
 
 class tcp_stream;
+class unix_stream;
 
 /// The reading side of a stream, for full-duplex use from a second
 /// coroutine. Refers to its stream, which must outlive it.
@@ -63,6 +64,7 @@ class read_half {
 
  private:
   friend class tcp_stream;
+  friend class unix_stream;
   explicit read_half(detail::socket_core* s) noexcept : sock_(s) {}
   detail::socket_core* sock_;
 };
@@ -101,6 +103,7 @@ class write_half {
 
  private:
   friend class tcp_stream;
+  friend class unix_stream;
   explicit write_half(detail::socket_core* s) noexcept : sock_(s) {}
   detail::socket_core* sock_;
 };

@@ -200,7 +200,8 @@ inline constexpr std::uint32_t max_registrations = UINT32_MAX;
 
 // Reads (and accepts) wait on a socket's read side, the rest on its write side.
 constexpr bool waits_to_read(op_code code) noexcept {
-  return code == op_code::recv || code == op_code::accept || code == op_code::wait_readable;
+  return code == op_code::recv || code == op_code::accept || code == op_code::wait_readable ||
+         code == op_code::recv_from;
 }
 
 }  // namespace corio::detail

@@ -76,6 +76,31 @@ std::int64_t perform(operation& op) noexcept {
     }
     case op_code::connect:
       return finish_connect(fd, *op.args.connect_to);
+    case op_code::recv_from: {
+      // The header may live here: the syscall is done when it returns.
+      datagram_state& st = *op.args.datagram;
+      msghdr msg{};
+      msg.msg_iov = reinterpret_cast<iovec*>(&st.buf);
+      msg.msg_iovlen = 1;
+      msg.msg_name = st.peer.bytes;
+      msg.msg_namelen = sizeof st.peer.bytes;
+      // MSG_TRUNC: the result is the datagram's full length (see finish_recv).
+      const std::int64_t r =
+          retry_eintr([&] { return ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC); });
+      if (r >= 0) st.peer.size = msg.msg_namelen;
+      return r;
+    }
+    case op_code::send_to: {
+      datagram_state& st = *op.args.datagram;
+      msghdr msg{};
+      msg.msg_iov = reinterpret_cast<iovec*>(&st.buf);
+      msg.msg_iovlen = 1;
+      if (st.peer.size != 0) {
+        msg.msg_name = st.peer.bytes;
+        msg.msg_namelen = st.peer.size;
+      }
+      return retry_eintr([&] { return ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL); });
+    }
     case op_code::timer:
       break;
   }
@@ -153,10 +178,17 @@ void epoll_backend::on_ready(epoll_wait_slot& w) noexcept {
   while (w.op) {
     operation& op = *w.op;
     // op.sock is alive: an operation waits on it.
-    const std::int64_t r = perform(op);
-    // Consumed by an inline operation since the event was fetched, or a
-    // spurious wake-up: the next edge comes when the state changes again.
-    if (r == -EAGAIN) return;
+    std::int64_t r = perform(op);
+    if (r == -EAGAIN) {
+      // Consumed by an inline operation since the event was fetched, or a
+      // spurious wake-up: the next edge comes when the state changes again.
+      // TRICKY: unless the socket is closing. An unconnected UDP socket that
+      // socket_closer shut down still answers EAGAIN to a MSG_DONTWAIT
+      // receive (only a blocking one sees the shutdown), so the wake-up the
+      // shutdown sent is the only notice this operation gets: it ends here.
+      if (!(op.sock->uses.load(std::memory_order_acquire) & socket_use::closing)) return;
+      r = -ECANCELED;
+    }
     const bool accept = op.code == op_code::accept;
     unpark(w, op);
     complete(op, r);

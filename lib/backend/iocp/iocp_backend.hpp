@@ -216,6 +216,7 @@ class iocp_backend final : public backend {
   bool start_transfer(operation& op, bool skip) noexcept;
   bool start_accept(operation& op, bool skip) noexcept;
   bool start_connect(operation& op, bool skip) noexcept;
+  bool start_datagram(operation& op, bool skip) noexcept;
   bool start_timer(operation& op) noexcept;
   // After a start whose call returned `ok`: in flight (true), or finished
   // now (false) with op.res set. `skip` was read before the call.

@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "backend/iocp/iocp_backend.hpp"
+// iocp_backend.hpp first: it includes <winsock2.h> before <windows.h>.
+#include <afunix.h>
 
 namespace corio::detail {
 
@@ -35,6 +37,9 @@ enum : std::uint8_t {
 // bytes longer than the largest address of the protocol (TCP: sockaddr_in6).
 constexpr DWORD accept_addr_len = sizeof(sockaddr_in6) + 16;
 static_assert(2 * accept_addr_len <= sizeof(accept_state::addr));
+// The same for a Unix-domain listener (AF_UNIX: sockaddr_un).
+constexpr DWORD local_accept_addr_len = sizeof(sockaddr_un) + 16;
+static_assert(2 * local_accept_addr_len <= sizeof(accept_state::addr));
 
 std::int64_t res_from(const std::error_code& ec) noexcept {
   if (ec.category() == win::win32_category())
@@ -83,7 +88,14 @@ result<bool> iocp_backend::associate(socket_core& s) noexcept {
   // of an IFS provider: a layered provider may complete synchronously and
   // still queue a packet, which would resume the coroutine twice.
   // FILE_SKIP_SET_EVENT_ON_HANDLE: nobody waits on the socket handle itself.
+  // TRICKY: not for datagram sockets. A WSARecvFrom that finds a datagram
+  // too large for its buffer ends with STATUS_BUFFER_OVERFLOW, a warning,
+  // not an error: it fails synchronously with WSAEMSGSIZE, and yet the I/O
+  // manager queues its packet as for a success (libuv works around the
+  // same for its UDP handles). Through the port, every datagram completes
+  // one way: by its packet (see start_datagram).
   const bool skip = (info.dwServiceFlags1 & XP1_IFS_HANDLES) != 0 &&
+                    info.iSocketType != SOCK_DGRAM &&
                     ::SetFileCompletionNotificationModes(
                         reinterpret_cast<HANDLE>(h),
                         FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE);
@@ -131,6 +143,8 @@ bool iocp_backend::start(operation& op) noexcept {
   switch (op.code) {
     case op_code::accept: return start_accept(op, *skip);
     case op_code::connect: return start_connect(op, *skip);
+    case op_code::recv_from:
+    case op_code::send_to: return start_datagram(op, *skip);
     default: return start_transfer(op, *skip);
   }
 }
@@ -175,18 +189,51 @@ bool iocp_backend::start_transfer(operation& op, bool skip) noexcept {
   return after_start(op, ok, skip, ok ? 0 : static_cast<DWORD>(::WSAGetLastError()));
 }
 
+bool iocp_backend::start_datagram(operation& op, bool skip) noexcept {
+  const SOCKET h = win::to_socket(op.sock->handle);
+  datagram_state& st = *op.args.datagram;
+  WSABUF buf{clamp_len(st.buf.size), static_cast<char*>(const_cast<void*>(st.buf.data))};
+  started();
+  bool ok;
+  if (op.code == op_code::recv_from) {
+    // The sender's address, its length and the flags are written when the
+    // datagram arrives, so they live in the awaiter (st) until the packet.
+    st.peer.size = sizeof st.peer.bytes;
+    st.flags = 0;
+    ok = ::WSARecvFrom(h, &buf, 1, nullptr, reinterpret_cast<DWORD*>(&st.flags),
+                       reinterpret_cast<sockaddr*>(st.peer.bytes),
+                       reinterpret_cast<INT*>(&st.peer.size), overlapped_of(op), nullptr) == 0;
+  } else {
+    // No address: the connected peer's.
+    const sockaddr* to = st.peer.size ? reinterpret_cast<const sockaddr*>(st.peer.bytes) : nullptr;
+    ok = ::WSASendTo(h, &buf, 1, nullptr, 0, to, static_cast<int>(st.peer.size), overlapped_of(op),
+                     nullptr) == 0;
+  }
+  const DWORD error = ok ? 0 : static_cast<DWORD>(::WSAGetLastError());
+  // TRICKY: a datagram cut to the buffer fails the call synchronously with
+  // WSAEMSGSIZE, but its status is a warning, for which the packet is
+  // queued all the same (datagram sockets never skip the port: see
+  // associate). Taking the error as final would resume the coroutine twice.
+  if (!ok && error == WSAEMSGSIZE && op.code == op_code::recv_from && !skip)
+    return after_start(op, true, skip, 0);
+  return after_start(op, ok, skip, error);
+}
+
 bool iocp_backend::start_accept(operation& op, bool skip) noexcept {
   // AcceptEx takes the connection's socket ready-made, in the listener's family.
-  auto accepted = win::open_tcp_socket(op.sock->family == AF_INET6 ? AF_INET6 : AF_INET);
+  const bool local = op.sock->family == AF_UNIX;
+  auto accepted = local ? win::open_unix_socket()
+                        : win::open_tcp_socket(op.sock->family == AF_INET6 ? AF_INET6 : AF_INET);
   if (!accepted) return fail_now(op, res_from(accepted.error()));
   accept_state& st = *op.args.accept;
   st.accepted = *accepted;
   const SOCKET l = win::to_socket(op.sock->handle);
+  const DWORD addr_len = local ? local_accept_addr_len : accept_addr_len;
   started();
   DWORD bytes = 0;
   // No receive buffer (length 0): complete as soon as a connection arrives.
-  const bool ok = port_->fns().accept_ex(l, win::to_socket(*accepted), st.addr, 0, accept_addr_len,
-                                         accept_addr_len, &bytes, overlapped_of(op)) != FALSE;
+  const bool ok = port_->fns().accept_ex(l, win::to_socket(*accepted), st.addr, 0, addr_len,
+                                         addr_len, &bytes, overlapped_of(op)) != FALSE;
   return after_start(op, ok, skip, ok ? 0 : static_cast<DWORD>(::WSAGetLastError()));
 }
 
@@ -210,11 +257,12 @@ std::int64_t iocp_backend::settle_accept(accept_state& st, SOCKET listener,
 bool iocp_backend::start_connect(operation& op, bool skip) noexcept {
   const SOCKET h = win::to_socket(op.sock->handle);
   const address_storage& to = *op.args.connect_to;
-  // ConnectEx needs a bound socket: any address, port 0, in the peer's family.
+  // ConnectEx needs a bound socket: any address, port 0, in the peer's
+  // family (a Unix-domain socket connects unnamed).
   sockaddr_storage any{};
   std::memcpy(&any.ss_family, to.bytes, sizeof any.ss_family);
   const int any_len = any.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  if (::bind(h, reinterpret_cast<const sockaddr*>(&any), any_len) != 0) {
+  if (any.ss_family != AF_UNIX && ::bind(h, reinterpret_cast<const sockaddr*>(&any), any_len) != 0) {
     const int e = ::WSAGetLastError();
     if (e != WSAEINVAL) return fail_now(op, win::res_from_win32(static_cast<DWORD>(e)));
     // WSAEINVAL: already bound, which is all ConnectEx asks.

@@ -15,6 +15,28 @@ static_assert(sizeof(io_vec) == sizeof(iovec) && offsetof(io_vec, data) == offse
                   offsetof(io_vec, size) == offsetof(iovec, iov_len),
               "io_vec must have the layout of struct iovec");
 
+static_assert(sizeof(msghdr) <= sizeof(datagram_state::header) &&
+                  alignof(msghdr) <= alignof(datagram_state),
+              "datagram_state::header must hold a struct msghdr");
+
+namespace {
+// The msghdr of a datagram operation, in its datagram_state: the kernel
+// reads it when it issues the operation and, for recvmsg, writes the name
+// length and flags back when it completes, so it lives in the awaiter (the
+// coroutine's frame) until the CQE, not in the submission-queue slot.
+msghdr& datagram_header(datagram_state& st, bool with_name) noexcept {
+  auto& msg = *reinterpret_cast<msghdr*>(st.header);
+  msg = {};
+  msg.msg_iov = reinterpret_cast<iovec*>(&st.buf);
+  msg.msg_iovlen = 1;
+  if (with_name) {
+    msg.msg_name = st.peer.bytes;
+    msg.msg_namelen = st.peer.size;
+  }
+  return msg;
+}
+}  // namespace
+
 bool uring_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
   io_uring_sqe* sqe = sqe_for(op);
@@ -55,6 +77,19 @@ bool uring_backend::start(operation& op) noexcept {
       io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(op.args.connect_to->bytes),
                             op.args.connect_to->size);
       break;
+    case op_code::recv_from: {
+      datagram_state& st = *op.args.datagram;
+      st.peer.size = sizeof st.peer.bytes;
+      // MSG_TRUNC: the result is the datagram's full length, so a datagram
+      // cut to the buffer is seen (finish_recv), never taken as whole.
+      io_uring_prep_recvmsg(sqe, fd, &datagram_header(st, true), MSG_TRUNC);
+      break;
+    }
+    case op_code::send_to: {
+      datagram_state& st = *op.args.datagram;
+      io_uring_prep_sendmsg(sqe, fd, &datagram_header(st, st.peer.size != 0), MSG_NOSIGNAL);
+      break;
+    }
     case op_code::timer:
       break;  // handled above
   }

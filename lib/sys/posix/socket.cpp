@@ -26,6 +26,43 @@ result<native_socket> open_tcp(net::endpoint::family af) noexcept {
   return fd;
 }
 
+result<native_socket> open_udp(net::endpoint::family af) noexcept {
+  int domain = af == net::endpoint::family::v4 ? AF_INET : AF_INET6;
+  int fd = ::socket(domain, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(last_error());
+  return fd;
+}
+
+result<native_socket> open_unix() noexcept {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(last_error());
+  return fd;
+}
+
+result<void> bind_listen_at(native_socket h, const address_storage& addr, int backlog) noexcept {
+  const int fd = static_cast<int>(h);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(addr.bytes), addr.size) != 0)
+    return fail(last_error());
+  if (::listen(fd, backlog) != 0) return fail(last_error());
+  return {};
+}
+
+result<void> bind_to(native_socket h, const net::endpoint& at) noexcept {
+  address_storage addr;
+  to_sockaddr(at, addr);
+  if (::bind(static_cast<int>(h), reinterpret_cast<const sockaddr*>(addr.bytes), addr.size) != 0)
+    return fail(last_error());
+  return {};
+}
+
+result<void> connect_datagram(native_socket h, const net::endpoint& peer) noexcept {
+  address_storage addr;
+  to_sockaddr(peer, addr);
+  if (::connect(static_cast<int>(h), reinterpret_cast<const sockaddr*>(addr.bytes), addr.size) != 0)
+    return fail(last_error());
+  return {};
+}
+
 void close_handle(native_socket h) noexcept { ::close(static_cast<int>(h)); }
 
 result<void> bind_listen(native_socket h, const net::endpoint& at,

@@ -64,7 +64,8 @@ int portable_errno(DWORD code) noexcept {
     case ERROR_CANCELLED:
     case WSAECANCELLED: e = operation_canceled; break;
     case WSAECONNREFUSED:
-    case ERROR_CONNECTION_REFUSED: e = connection_refused; break;
+    case ERROR_CONNECTION_REFUSED:
+    case ERROR_PORT_UNREACHABLE: e = connection_refused; break;  // a connected UDP socket's ICMP
     // STATUS_CONNECTION_RESET, STATUS_LOCAL_DISCONNECT and
     // STATUS_REMOTE_DISCONNECT all arrive as ERROR_NETNAME_DELETED.
     case WSAECONNRESET:
@@ -110,7 +111,8 @@ int portable_errno(DWORD code) noexcept {
     case WSAEFAULT: e = bad_address; break;
     case WSAEINVAL:
     case ERROR_INVALID_PARAMETER: e = invalid_argument; break;
-    case WSAEMSGSIZE: e = message_size; break;
+    case WSAEMSGSIZE:
+    case ERROR_MORE_DATA: e = message_size; break;  // STATUS_BUFFER_OVERFLOW: a datagram cut
     case WSAEDESTADDRREQ: e = destination_address_required; break;
     case WSAEPROTOTYPE: e = wrong_protocol_type; break;
     case WSAENOPROTOOPT: e = no_protocol_option; break;
@@ -170,6 +172,23 @@ result<native_socket> open_tcp_socket(int domain) noexcept {
   return static_cast<native_socket>(s);
 }
 
+result<native_socket> open_unix_socket() noexcept {
+  if (auto ws = winsock(); !ws) return fail(ws.error());
+  SOCKET s = ::WSASocketW(AF_UNIX, SOCK_STREAM, 0, nullptr, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) {
+    const int e = ::WSAGetLastError();
+    // Windows before 10 1803 (and a system whose AF_UNIX provider is
+    // missing) has no such family.
+    if (e == WSAEAFNOSUPPORT || e == WSAEPROTONOSUPPORT || e == WSAESOCKTNOSUPPORT ||
+        e == WSAEINVAL)
+      return fail(std::errc::not_supported);
+    return fail(win32_error(static_cast<DWORD>(e)));
+  }
+  open_sockets.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<native_socket>(s);
+}
+
 void close_socket(native_socket h) noexcept {
   // closesocket also cancels whatever is still in flight on the socket;
   // those operations complete through the port with ERROR_OPERATION_ABORTED.
@@ -194,6 +213,65 @@ result<native_socket> open_tcp(net::endpoint::family af) noexcept {
 }
 
 void close_handle(native_socket h) noexcept { win::close_socket(h); }
+
+namespace {
+// SIO_UDP_CONNRESET (mstcpip.h; MinGW's headers may lack it): whether an
+// ICMP "port unreachable" fails the socket's next receive (WSAECONNRESET).
+result<void> report_port_unreachable(SOCKET s, bool on) noexcept {
+#ifndef SIO_UDP_CONNRESET
+  constexpr DWORD SIO_UDP_CONNRESET = _WSAIOW(IOC_VENDOR, 12);
+#endif
+  BOOL v = on ? TRUE : FALSE;
+  DWORD bytes = 0;
+  if (::WSAIoctl(s, SIO_UDP_CONNRESET, &v, sizeof v, nullptr, 0, &bytes, nullptr, nullptr) != 0)
+    return fail(last_error());
+  return {};
+}
+}  // namespace
+
+result<native_socket> open_udp(net::endpoint::family af) noexcept {
+  if (auto ws = win::winsock(); !ws) return fail(ws.error());
+  const int domain = af == net::endpoint::family::v4 ? AF_INET : AF_INET6;
+  SOCKET s = ::WSASocketW(domain, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) return fail(last_error());
+  win::open_sockets.fetch_add(1, std::memory_order_relaxed);
+  // Unconnected: a datagram refused by one peer must not fail the receive
+  // that waits for the others (Linux reports nothing there either). Best
+  // effort: a system without the control code reports as it always did.
+  (void)report_port_unreachable(s, false);
+  return static_cast<native_socket>(s);
+}
+
+result<native_socket> open_unix() noexcept { return win::open_unix_socket(); }
+
+result<void> bind_listen_at(native_socket h, const address_storage& addr, int backlog) noexcept {
+  const SOCKET s = win::to_socket(h);
+  if (::bind(s, reinterpret_cast<const sockaddr*>(addr.bytes), static_cast<int>(addr.size)) != 0)
+    return fail(last_error());
+  if (::listen(s, backlog) != 0) return fail(last_error());
+  return {};
+}
+
+result<void> bind_to(native_socket h, const net::endpoint& at) noexcept {
+  address_storage addr;
+  to_sockaddr(at, addr);
+  if (::bind(win::to_socket(h), reinterpret_cast<const sockaddr*>(addr.bytes),
+             static_cast<int>(addr.size)) != 0)
+    return fail(last_error());
+  return {};
+}
+
+result<void> connect_datagram(native_socket h, const net::endpoint& peer) noexcept {
+  address_storage addr;
+  to_sockaddr(peer, addr);
+  const SOCKET s = win::to_socket(h);
+  if (::connect(s, reinterpret_cast<const sockaddr*>(addr.bytes), static_cast<int>(addr.size)) != 0)
+    return fail(last_error());
+  // Connected: "port unreachable" is the peer's answer, as on Linux.
+  (void)report_port_unreachable(s, true);
+  return {};
+}
 
 result<void> bind_listen(native_socket h, const net::endpoint& at,
                          const net::listen_options& options) noexcept {

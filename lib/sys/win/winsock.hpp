@@ -89,6 +89,9 @@ inline std::error_code win32_error(DWORD code) noexcept {
 /// AF_INET6), not inherited by child processes; close it with
 /// sys::close_handle (or through a socket_core).
 result<native_socket> open_tcp_socket(int domain) noexcept;
+/// A new overlapped Unix-domain stream socket (AF_UNIX, Windows 10 1803+),
+/// or std::errc::not_supported where the system has none.
+result<native_socket> open_unix_socket() noexcept;
 /// Closes a socket that no socket_core owns (sys::close_handle).
 void close_socket(native_socket h) noexcept;
 
