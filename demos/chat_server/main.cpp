@@ -69,6 +69,11 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   out.address = *at;
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  // A client's queue must hold at least one of the longest lines (its text,
+  // a nick and ": "), or every such line would disconnect its readers.
+  if (queue_bytes < max_line + 64 + chat::line_overhead)
+    return cli.fail("--queue-bytes must hold at least one line of --max-line bytes (" +
+                    std::to_string(max_line + 64 + chat::line_overhead) + " or more)");
   out.chat.queue_bytes = static_cast<std::size_t>(queue_bytes);
   out.chat.max_line = static_cast<std::size_t>(max_line);
   return std::nullopt;

@@ -36,7 +36,8 @@ def lines(sock):
 
 for bad, why in ((["--idle-timeout", "0.0004"], "under 1 ms"),
                  (["--idle-timeout", "-1"], "out of range"),
-                 (["--queue-bytes", "10"], "out of range")):
+                 (["--queue-bytes", "10"], "out of range"),
+                 (["--queue-bytes", "2000", "--max-line", "4096"], "at least one line")):
     try:
         r = subprocess.run([server, *bad], capture_output=True, text=True, timeout=10)
     except subprocess.TimeoutExpired:  # accepted, and serving
