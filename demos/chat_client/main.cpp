@@ -81,8 +81,9 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
                  "With --load: N clients in M rooms each send K messages; every client checks\n"
                  "it got every message of its room once and in order; prints delivered\n"
                  "messages/s, fan-out latency percentiles and a RESULT line. Exits 0 only if\n"
-                 "delivery was complete and in order. Keep (clients/rooms) x window below the\n"
-                 "server's --queue, or the server rightly disconnects clients as too slow.");
+                 "delivery was complete and in order. Keep (clients/rooms) x window x (message\n"
+                 "size + 32) below the server's --queue-bytes, or the server rightly\n"
+                 "disconnects clients as too slow.");
   cli.integer("port", "P", port, std::uint16_t{1}, std::uint16_t{65535}, "server port")
       .required()
       .text("host", "NAME", host, "server name or address, IPv4 or IPv6; a name is resolved "

@@ -28,15 +28,33 @@
 // without the BYE: what is queued for it is still written (a last line
 // without its newline counts), then the server closes.
 //
-// Slow clients: each connection has an outbound queue of options::queue
-// lines. When a line for it finds the queue full, the server disconnects
-// it: its pending write is cancelled, the room is told "* NICK left ROOM
-// (too slow)", and the server tries, for options::goodbye_timeout, to send
-// it "ERR too slow: ..." before closing. Nobody else waits for it: one
-// reader that stops reading never holds up a room.
+// Memory: a line sent to a room is built once, as an immutable shared
+// line, and every member's queue holds a reference to it, so a broadcast
+// to 100 members costs one copy of the line, not 100. Each connection's
+// outbound queue is bounded in bytes (options::queue_bytes; each line
+// counts its size plus a few bytes for its slot), not in lines, and grows
+// only as lines come: an idle connection reserves nothing for it. An idle
+// reader waits with wait_readable() and borrows a buffer from its worker
+// only while it reads, so an idle connection holds its frames and little
+// else (a few KB). After a wave of connections closes, the server hands
+// the heap memory they freed back to the system (corio::release_free_memory).
+//
+// Slow clients: when a line for a connection would take its queue past
+// options::queue_bytes, the server disconnects it: its pending write is
+// cancelled, the room is told "* NICK left ROOM (too slow)", and the server
+// tries, for options::goodbye_timeout, to send it "ERR too slow: ..."
+// before closing. Nobody else waits for it: one reader that stops reading
+// never holds up a room, and never makes the server hold more than
+// queue_bytes for it.
+//
+// Idle clients: with options::idle_timeout set, a connection that sends
+// nothing for that long, or whose pending write makes no progress for that
+// long (a client that sends but never reads), is closed: the room is told
+// "* NICK left ROOM (idle)" and the client, best effort, "ERR idle ...".
 //
 // Shutdown: when the stop token passed to serve() is triggered, the server
-// stops accepting, tells every client "BYE server shutting down", closes
+// stops accepting and closes its listener (a new client is refused, not
+// left waiting in the backlog), tells every client "BYE server shutting down", closes
 // them and returns once every connection is gone.
 #pragma once
 
@@ -53,21 +71,25 @@
 #include <string_view>
 
 #include "corio/corio.hpp"
-#include "corio/sync/channel.hpp"
+#include "corio/sync/event.hpp"
 
 namespace chat {
 
 struct options {
   /// The longest line a client may send, in bytes, without its newline.
   std::size_t max_line = 4096;
-  /// Lines waiting to be written to one client before the slow-client
-  /// policy disconnects it. Allocated once per connection.
-  std::size_t queue = 1024;
+  /// Bytes waiting to be written to one client (a line counts its size
+  /// plus line_overhead) before the slow-client policy disconnects it.
+  /// Nothing is reserved up front: the queue grows as lines come.
+  std::size_t queue_bytes = 256 * 1024;
   /// Rooms that may exist at once (a room lives while it has members).
   std::size_t max_rooms = 1000;
   /// How long the last line ("BYE ...", "ERR too slow ...") may take to
   /// leave before the connection is closed anyway.
   std::chrono::milliseconds goodbye_timeout{1000};
+  /// Closes a connection that sends nothing, or whose write makes no
+  /// progress, for this long; 0 = never.
+  std::chrono::milliseconds idle_timeout{0};
   /// For tests: called with each line before it is handled. An exception it
   /// throws ends that connection's reader the way a failed allocation would;
   /// the connection leaves its room and closes, the server goes on.
@@ -83,7 +105,31 @@ inline constexpr std::string_view help_lines[] = {
     "HELP /quit        say goodbye and disconnect",
     "HELP any other line is sent to everyone in your room as 'NICK: line' ('//x' sends '/x')",
     "HELP lines over the length limit, invalid UTF-8 and control characters get 'ERR ...'",
-    "HELP slow clients: when your outbound queue is full you are disconnected ('ERR too slow')",
+    "HELP slow clients: when your outbound queue passes its byte limit you are disconnected "
+    "('ERR too slow')",
+};
+
+/// What one queued line counts beyond its bytes against
+/// options::queue_bytes: its slot in the queue (a pointer) and its share of
+/// the line's header. Lines of one byte still fill a queue.
+inline constexpr std::size_t line_overhead = 32;
+
+/// An immutable line, shared by every queue it is in (defined in chat.cpp).
+class line;
+
+/// The server's byte counters, readable from any thread (tests and the
+/// summary read them). A line counts once in line_bytes however many
+/// queues hold it, and once per queue in queued_bytes.
+struct memory_counters {
+  /// Bytes of the lines alive now (being queued or written).
+  std::atomic<std::size_t> line_bytes{0};
+  /// The most line_bytes ever reached.
+  std::atomic<std::size_t> peak_line_bytes{0};
+  /// Bytes charged to all the outbound queues now (each line's size plus
+  /// line_overhead, once per queue), until the line is written.
+  std::atomic<std::size_t> queued_bytes{0};
+  /// The most queued_bytes ever reached.
+  std::atomic<std::size_t> peak_queued_bytes{0};
 };
 
 /// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates,
@@ -117,12 +163,19 @@ class server {
   std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
   /// Rooms with at least one member.
   std::size_t rooms() const;
+  /// Connections closed by the idle timeout.
+  std::uint64_t idle_disconnects() const noexcept {
+    return idle_disconnects_.load(std::memory_order_relaxed);
+  }
+  /// The byte counters (a test hook, and the summary's figures).
+  const memory_counters& memory() const noexcept { return mem_; }
 
  private:
   struct member;
   struct room;
   struct connection;
   class kick_list;
+  class outbox;
 
   corio::task<void> accept_loop(corio::net::tcp_listener& listener, std::stop_token stop,
                                 corio::scope& conns);
@@ -135,7 +188,13 @@ class server {
 
   // Each returns false when the connection should end (/quit).
   bool handle_line(connection& c, std::string_view line);
-  void reply(connection& c, std::string line);
+  void reply(connection& c, const line& l);
+  // The parts, concatenated, and a newline: one line, counted in mem_.
+  template <class... Parts>
+  line line_of(const Parts&... parts);
+  // After a connection closed, `left` remain: after a wave of closes, give
+  // the freed heap back to the system.
+  void after_close(std::int64_t left) noexcept;
   void say(connection& c, std::string_view text);
   void rename(connection& c, std::string_view nick);
   void join(connection& c, std::string_view name);
@@ -150,6 +209,10 @@ class server {
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> slow_disconnects_{0};
   std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> idle_disconnects_{0};
+  // The most connections open at once since memory was last handed back.
+  std::atomic<std::int64_t> peak_since_trim_{0};
+  memory_counters mem_;
   // Rooms by name: a directory of rooms, not of connections. Guarded by
   // rooms_mu_, which is taken before a room's own mutex; only joins and
   // leaves take it, never a broadcast.

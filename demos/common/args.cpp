@@ -46,6 +46,17 @@ args& args::number(std::string_view name, std::string_view metavar, std::optiona
   return *this;
 }
 
+args& args::seconds(std::string_view name, std::chrono::milliseconds& out, double max,
+                    std::string_view help, std::string_view zero_means) {
+  std::string text(help);
+  if (!zero_means.empty()) text.append("; 0 = ").append(zero_means);
+  add(name, "SECONDS", text, format_number(static_cast<double>(out.count()) / 1000),
+      [&out, max, zero = !zero_means.empty()](std::string_view v) {
+        return parse_seconds(v, max, zero, out);
+      });
+  return *this;
+}
+
 args& args::text(std::string_view name, std::string_view metavar, std::string& out,
                  std::string_view help) {
   add(name, metavar, help, out, [&out](std::string_view v) -> std::string {
@@ -217,6 +228,24 @@ std::string args::parse_number(std::string_view v, double min, double max,
   if (ec != std::errc() || p != end || !std::isfinite(x)) return quoted(v) + " is not a number";
   if (x < min || x > max) return quoted(v) + " is out of range" + range;
   store(x);
+  return {};
+}
+
+std::string args::parse_seconds(std::string_view v, double max, bool zero_allowed,
+                                std::chrono::milliseconds& out) {
+  double x = 0;
+  if (auto e = parse_number(v, 0, max, [&x](double d) { x = d; }); !e.empty()) return e;
+  if (x == 0 && zero_allowed) {
+    out = std::chrono::milliseconds(0);
+    return {};
+  }
+  // Timers count whole milliseconds: a shorter duration would round to 0,
+  // which means something else (or nothing), so it is refused, not rounded.
+  if (x < 0.001) {
+    return quoted(v) + " is under 1 ms, the timers' resolution: use at least 0.001" +
+           (zero_allowed ? " (or 0)" : "");
+  }
+  out = std::chrono::milliseconds(std::llround(x * 1000));
   return {};
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <charconv>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -63,6 +64,13 @@ class args {
                std::string_view help);
   args& number(std::string_view name, std::string_view metavar, std::optional<double>& out,
                double min, double max, std::string_view help);
+
+  /// `--name SECONDS`: a duration in seconds, up to `max`, kept in whole
+  /// milliseconds (rounded to the nearest). 0 is allowed when `zero_means`
+  /// says what it means ("never"); a value above 0 but under 0.001 is
+  /// refused, since it would round to 0 and silently mean that.
+  args& seconds(std::string_view name, std::chrono::milliseconds& out, double max,
+                std::string_view help, std::string_view zero_means = {});
 
   /// `--name S`: any non-empty string.
   args& text(std::string_view name, std::string_view metavar, std::string& out,
@@ -119,6 +127,8 @@ class args {
   static std::string parse_number(std::string_view v, double min, double max,
                                   const std::function<void(double)>& store);
   static std::string format_number(double x);
+  static std::string parse_seconds(std::string_view v, double max, bool zero_allowed,
+                                   std::chrono::milliseconds& out);
 
   template <std::integral T>
   static std::string default_of(const T& v) {

@@ -18,6 +18,7 @@
 
 #include "common/args.hpp"
 #include "common/host.hpp"
+#include "common/lent_buffer.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
 #include "corio/tls/stream.hpp"
@@ -54,16 +55,20 @@ corio::task<bool> keep_accepting(std::error_code ec) {
 
 // ---- The server (quoted in README.md as the short server example) --------
 
-// One connection: echo every byte back until the peer closes its side, stays
-// silent for `idle` (0: forever), or the server stops.
+// One connection: echo every byte back until the peer closes its side, the
+// server stops, or the peer stalls for `idle` (0: never): it sends nothing,
+// or it takes nothing of what is echoed (a client that sends but never
+// reads would otherwise hold the connection forever).
 corio::task<void> echo(corio::net::tcp_stream conn, ms idle, std::stop_token stop) {
   (void)conn.set_nodelay(true);
+  const ms limit = idle.count() ? idle : ms::max();  // max(): no timer is armed
   std::array<std::byte, 16 * 1024> buf;
   for (;;) {
-    auto n = idle.count() ? co_await corio::with_stop(corio::with_timeout(conn.read(buf), idle), stop)
-                          : co_await corio::with_stop(conn.read(buf), stop);
+    auto n = co_await corio::with_stop(corio::with_timeout(conn.read(buf), limit), stop);
     if (!n || *n == 0) co_return;  // an error, a timeout, a stop, or EOF
-    if (!co_await corio::with_stop(conn.write_all(std::span(buf).first(*n)), stop)) co_return;
+    auto echoed = std::span(buf).first(*n);
+    if (!co_await corio::with_stop(corio::with_timeout(conn.write_all(echoed), limit), stop))
+      co_return;  // an error, a timeout, or a stop
   }
 }
 
@@ -86,6 +91,7 @@ corio::task<void> serve(corio::net::tcp_listener& listener, std::uint64_t limit,
       s.spawn(handle(std::move(*conn), idle, s.token()));
       ++accepted;
     }
+    listener.close();  // new clients are refused now, not left in the backlog
   });
 }
 
@@ -96,46 +102,18 @@ corio::task<void> serve(corio::net::tcp_listener& listener, std::uint64_t limit,
 // buffer from its worker's free list only to move data, so 10,000 idle
 // connections cost their frames and little else. The price: one more
 // operation per message than echo() above.
-class lent_buffer {
- public:
-  using block = std::array<std::byte, 16 * 1024>;
-  lent_buffer() : b_(take()) {}
-  lent_buffer(const lent_buffer&) = delete;
-  lent_buffer& operator=(const lent_buffer&) = delete;
-  ~lent_buffer() {
-    // Back to the list of the worker we are on now (on IOCP possibly not
-    // the one we took it from); bounded, so a burst does not stay resident.
-    if (kept.size < kept.blocks.size()) {
-      kept.blocks[kept.size++] = b_;
-    } else {
-      delete b_;
-    }
-  }
-  std::span<std::byte> bytes() noexcept { return *b_; }
-
- private:
-  // Plain pointers, so no destructor runs at thread exit (MinGW runs those
-  // under the loader lock, where they can deadlock): the few blocks a
-  // worker keeps go back with the process.
-  struct free_list {
-    std::array<block*, 16> blocks{};
-    std::size_t size = 0;
-  };
-  static constinit thread_local free_list kept;
-
-  static block* take() { return kept.size ? kept.blocks[--kept.size] : new block; }
-  block* b_;
-};
-constinit thread_local lent_buffer::free_list lent_buffer::kept;
+using lent_buffer = demo::lent_buffer<16 * 1024>;
 
 // Echoes what has arrived. A coroutine of its own, so that its awaiters
 // and its buffer exist only while data moves (its frame comes from the
-// worker's cache of freed frames: no allocation per message).
-corio::task<bool> echo_arrived(corio::net::tcp_stream& conn, const std::stop_token& stop) {
+// worker's cache of freed frames: no allocation per message). The echo
+// must leave within `limit` (a client that does not read is idle too).
+corio::task<bool> echo_arrived(corio::net::tcp_stream& conn, ms limit, const std::stop_token& stop) {
   lent_buffer buf;
   auto n = co_await corio::with_stop(conn.read(buf.bytes()), stop);
   if (!n || *n == 0) co_return false;
-  co_return bool(co_await corio::with_stop(conn.write_all(buf.bytes().first(*n)), stop));
+  auto echoed = buf.bytes().first(*n);
+  co_return bool(co_await corio::with_stop(corio::with_timeout(conn.write_all(echoed), limit), stop));
 }
 
 corio::task<void> echo_lean(corio::net::tcp_stream conn, ms idle, std::stop_token stop) {
@@ -148,7 +126,8 @@ corio::task<void> echo_lean(corio::net::tcp_stream conn, ms idle, std::stop_toke
     const auto deadline =
         idle.count() ? corio::clock::now() + idle : corio::clock::time_point::max();
     auto data = corio::with_stop(corio::with_deadline(conn.wait_readable(), deadline), stop);
-    if (!co_await data || !co_await echo_arrived(conn, stop)) co_return;
+    if (!co_await data || !co_await echo_arrived(conn, idle.count() ? idle : ms::max(), stop))
+      co_return;
   }
 }
 
@@ -156,8 +135,8 @@ corio::task<void> echo_lean(corio::net::tcp_stream conn, ms idle, std::stop_toke
 const corio::tls::context* tls_context = nullptr;
 
 // The same echo over TLS: a handshake (bounded by 10 s, or --idle-timeout
-// when set), then read/write_all exactly as above, and close_notify in
-// answer to the client's.
+// when set), then read/write_all exactly as above (each bounded by
+// --idle-timeout), and close_notify in answer to the client's.
 corio::task<void> echo_tls(corio::net::tcp_stream conn, ms idle, std::stop_token stop) {
   (void)conn.set_nodelay(true);
   auto tls = corio::tls::stream<>::server(*tls_context, std::move(conn));
@@ -165,20 +144,42 @@ corio::task<void> echo_tls(corio::net::tcp_stream conn, ms idle, std::stop_token
   const ms handshake_limit = idle.count() ? idle : ms(10'000);
   if (!co_await corio::with_stop(corio::with_timeout(tls->handshake(), handshake_limit), stop))
     co_return;
+  const ms limit = idle.count() ? idle : ms::max();
   std::array<std::byte, 16 * 1024> buf;
   for (;;) {
-    auto n = idle.count() ? co_await corio::with_stop(corio::with_timeout(tls->read(buf), idle), stop)
-                          : co_await corio::with_stop(tls->read(buf), stop);
+    auto n = co_await corio::with_stop(corio::with_timeout(tls->read(buf), limit), stop);
     if (!n) co_return;  // an error (a truncated stream among them), a timeout, a stop
     if (*n == 0) break;  // the client's close_notify
-    if (!co_await corio::with_stop(tls->write_all(std::span(buf).first(*n)), stop)) co_return;
+    auto echoed = std::span(buf).first(*n);
+    if (!co_await corio::with_stop(corio::with_timeout(tls->write_all(echoed), limit), stop))
+      co_return;
   }
   (void)co_await corio::with_stop(tls->shutdown(), stop);
 }
 
-// Graceful shutdown: on SIGINT/SIGTERM stop accepting, give the open
-// connections `grace` to finish, then cancel what remains. Returns when serve
-// has joined every connection (or ended on its own, e.g. --max-connections).
+// The grace period: waits for `period`, or less when `cut` stops (serve
+// ended on its own, or a second signal came; that one is said on stderr).
+corio::task<void> grace_period(ms period, std::stop_token done) {
+  std::stop_source cut;
+  std::stop_callback on_done(done, [&cut] { cut.request_stop(); });
+  std::stop_source over;
+  corio::scope second;
+  second.spawn_local([](std::stop_source& end_grace, std::stop_token grace_over) -> corio::task<void> {
+    if (co_await corio::ctrl_c(grace_over)) {
+      fmt::print(stderr, "echo_server: second signal; ending the grace now\n");
+      end_grace.request_stop();
+    }
+  }(cut, over.get_token()));
+  (void)co_await corio::with_stop(corio::sleep_for(period), cut.get_token());
+  over.request_stop();
+  co_await second.join();
+}
+
+// Graceful shutdown: on SIGINT/SIGTERM stop accepting (serve closes the
+// listener, so new clients are refused), give the open connections `grace`
+// to finish (a second signal cuts it short), then cancel what remains.
+// Returns when serve has joined every connection (or ended on its own,
+// e.g. --max-connections).
 corio::task<void> run_until_signal(corio::net::tcp_listener& listener, std::uint64_t limit, ms idle,
                                    handler handle, ms grace) {
   std::stop_source accepting, connections, served;
@@ -194,11 +195,13 @@ corio::task<void> run_until_signal(corio::net::tcp_listener& listener, std::uint
                         std::stop_token done) -> corio::task<void> {
     auto sig = co_await corio::ctrl_c(done);
     if (!sig) co_return;
-    fmt::print(stderr, "echo_server: {}; not accepting, {} ms grace for open connections\n",
+    stop_accepting.request_stop();
+    fmt::print(stderr,
+               "echo_server: {}; not accepting, {} ms grace for open connections "
+               "(a second signal ends it)\n",
                *sig == corio::shutdown_signal::interrupt ? "interrupted" : "terminated",
                period.count());
-    stop_accepting.request_stop();
-    (void)co_await corio::with_stop(corio::sleep_for(period), done);
+    co_await grace_period(period, done);
     stop_connections.request_stop();
   }(grace, accepting, connections, served.get_token()));
   co_await server.join();
@@ -223,8 +226,6 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   std::string host = "127.0.0.1";
   std::optional<unsigned> threads;
   std::string backend = "auto";
-  double idle_seconds = 0;
-  double grace_seconds = 5;
   demo::args cli("echo_server",
                  "Echoes every byte it receives back to the sender. A corio demo: one coroutine\n"
                  "per connection, spawned into a scope. Stop it with Ctrl-C.");
@@ -237,11 +238,14 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
       .integer("max-connections", "N", out.max_connections, std::uint64_t{0},
                std::uint64_t{1} << 40,
                "exit 0 once N connections were accepted and have finished; 0 = serve forever")
-      .number("idle-timeout", "SECONDS", idle_seconds, 0.0, 86400.0,
-              "close a connection that sends nothing for this long; 0 = never")
-      .number("grace", "SECONDS", grace_seconds, 0.0, 3600.0,
-              "on SIGINT/SIGTERM, how long open connections may go on before they are "
-              "cancelled (the server then exits 0)")
+      .seconds("idle-timeout", out.idle_timeout, 86400.0,
+               "close a connection that sends nothing, or takes nothing of what is echoed, "
+               "for this long",
+               "never")
+      .seconds("grace", out.grace, 3600.0,
+               "on SIGINT/SIGTERM, how long open connections may go on before they are "
+               "cancelled (the server then exits 0; a second signal ends the grace at once)",
+               "cancel them at once")
       .flag("lean-idle", out.lean_idle,
             "idle connections hold no buffer (wait_readable + a buffer lent per "
             "message): less memory per idle connection, one more operation per message")
@@ -257,8 +261,6 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   if (!out.tls && (!out.tls_cert.empty() || !out.tls_key.empty()))
     return cli.fail("--tls-cert and --tls-key need --tls");
   if (out.tls && out.lean_idle) return cli.fail("--lean-idle works without --tls only");
-  out.idle_timeout = ms(static_cast<std::int64_t>(idle_seconds * 1000));
-  out.grace = ms(static_cast<std::int64_t>(grace_seconds * 1000));
 
   auto at = demo::listen_address(host, port);
   if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");

@@ -2,7 +2,9 @@
 #include "kv_server/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <span>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -22,8 +24,9 @@ constexpr std::size_t initial_buffer = 16 * 1024;
 // Replies are written once per batch of requests, or earlier once this
 // many bytes are waiting (a batch of GETs of large values).
 constexpr std::size_t flush_at = 256 * 1024;
-// How many queued replies and messages the writer gathers into one write.
-constexpr std::size_t max_batch = 64 * 1024;
+// How many queued replies and messages the writer gathers into one write
+// (a gather write of the shared messages themselves: nothing is copied).
+constexpr std::size_t batch_messages = 16;
 // How long the last replies of a subscribed client that QUITs may take.
 constexpr auto goodbye_timeout = 1s;
 
@@ -71,6 +74,8 @@ corio::task<void> server::serve(corio::net::tcp_listener& listener, std::stop_to
     ctx_.accepted.fetch_add(1, std::memory_order_relaxed);
     children.spawn(run_connection(std::move(*s), stop));
   }
+  // New clients are refused from now on, not left in the backlog.
+  listener.close();
   co_await children.join();
 }
 
@@ -208,20 +213,29 @@ corio::task<void> server::run_connection(corio::net::tcp_stream stream, std::sto
 corio::task<void> server::writer(connection& c, corio::net::write_half wr) {
   auto& sub = *c.s.sub;
   const auto token = c.stop.get_token();
-  std::string batch;
-  batch.reserve(max_batch);
+  // References to the messages being written and their slices: one message
+  // published to many subscribers stays one copy until the last has
+  // written it.
+  std::array<message, batch_messages> batch;
+  std::array<corio::io_slice, batch_messages> slices;
   for (;;) {
     auto first = co_await sub.out.receive(token);
     if (!first) break;  // closed and drained (QUIT), or stopped
-    batch.assign(**first);
+    std::size_t n = 0, bytes = 0;
+    batch[n++] = std::move(*first);
     // Whatever else is queued goes in the same write.
-    while (batch.size() < max_batch) {
+    while (n < batch.size()) {
       auto more = sub.out.try_receive();
       if (!more) break;
-      batch.append(**more);
+      batch[n++] = std::move(*more);
     }
-    auto w = co_await corio::with_stop(wr.write_all(batch), token);
-    sub.queued.fetch_sub(batch.size(), std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) {
+      slices[i] = corio::as_slice(*batch[i]);
+      bytes += batch[i]->size();
+    }
+    auto w = co_await corio::with_stop(wr.write_all(std::span(slices).first(n)), token);
+    for (std::size_t i = 0; i < n; ++i) batch[i].reset();
+    sub.queued.fetch_sub(bytes, std::memory_order_relaxed);
     if (!w) break;
   }
   c.writer_done.request_stop();

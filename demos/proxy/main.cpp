@@ -127,6 +127,7 @@ corio::task<void> serve(corio::net::tcp_listener& listener, const options& opt, 
     const auto id = ++sum.connections;
     children.spawn(relay(std::move(*conn), id, opt, sum, relays));
   }
+  listener.close();  // new clients are refused from now on, not left in the backlog
   co_await children.join();
 }
 

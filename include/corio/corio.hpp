@@ -4,6 +4,7 @@
 #include "corio/blocking.hpp"
 #include "corio/cancel.hpp"
 #include "corio/log.hpp"
+#include "corio/memory.hpp"
 #include "corio/net/endpoint.hpp"
 #include "corio/net/resolve.hpp"
 #include "corio/net/tcp_listener.hpp"

@@ -2,6 +2,7 @@
 // (at once, or after the last operation still using it), and reusing the
 // storage of freed socket cores, so steady-state accept allocates nothing.
 #include <mutex>
+#include <utility>
 #include <new>
 
 #include "backend/backend.hpp"
@@ -143,6 +144,22 @@ void drain_core_cache() noexcept {
   free_storage(cache.head);
   cache.head = nullptr;
   cache.size = 0;
+#endif
+}
+
+void drain_core_depot() noexcept {
+#if !CORIO_SANITIZED
+  void* batches = nullptr;
+  {
+    std::lock_guard lock(depot_mutex());
+    batches = std::exchange(depot_head, nullptr);
+    depot_batches = 0;
+  }
+  while (batches) {  // freed outside the lock
+    void* next = next_batch(batches);
+    free_storage(batches);
+    batches = next;
+  }
 #endif
 }
 

@@ -59,6 +59,9 @@ socket_core* new_core();
 void free_core(socket_core* s) noexcept;
 /// Frees the calling thread's kept storage; a worker calls it as it ends.
 void drain_core_cache() noexcept;
+/// Frees the storage kept in the shared depot (batches handed over by every
+/// thread). Any thread; new_core allocates again until frees refill it.
+void drain_core_depot() noexcept;
 
 /// The endpoint in the OS's sockaddr layout, and back.
 void to_sockaddr(const net::endpoint& ep, address_storage& out) noexcept;

@@ -223,9 +223,9 @@ TEST_F(chat_test, ChurnDeliversEveryLineToEveryPresentMemberOnceAndInOrder) {
   std::int64_t left = -1;
   run(
       [](std::vector<churn_log>& logs, std::uint64_t& slow, std::int64_t& left) -> task<void> {
-        // A queue longer than all the lines one client can be sent in this
+        // A queue larger than all the lines one client can be sent in this
         // test, so the slow-client policy cannot fire (checked below).
-        test_server server({.queue = 16384});
+        test_server server({.queue_bytes = std::size_t{64} << 20});
         scope s, clients;
         server.start(s);
         for (int i = 0; i < churn_clients; ++i) {
@@ -293,7 +293,7 @@ TEST_F(chat_test, ChurnDeliversEveryLineToEveryPresentMemberOnceAndInOrder) {
 TEST_F(chat_test, SlowReaderIsDisconnectedWhileTheRoomKeepsFlowing) {
   run(
       []() -> task<void> {
-        test_server server({.queue = 64, .goodbye_timeout = 200ms});
+        test_server server({.queue_bytes = 64 * 1024, .goodbye_timeout = 200ms});
         scope s;
         server.start(s);
         auto slow = co_await client::connect(server.port());
@@ -555,7 +555,174 @@ TEST_F(chat_test, ShutdownTellsEveryClientAndJoinsEveryConnection) {
     co_await s.join();  // serve returned: every connection is gone
     EXPECT_EQ(server.srv.connections(), 0);
     EXPECT_EQ(server.srv.rooms(), 0u);
+    // serve closed its listener as it stopped accepting: a new client is
+    // refused, not left waiting in the backlog.
+    auto late = co_await net::tcp_stream::connect(net::endpoint::loopback_v4(server.port()));
+    EXPECT_FALSE(late.has_value());
   }());
+}
+
+// ---- Memory bounded in bytes ----------------------------------------------------
+
+// Line `seq` of a flood: its number, then a filler that depends on it, so a
+// line mixed up with another or cut and spliced does not pass for intact.
+std::string flood_line(int seq, std::size_t size) {
+  std::string l = std::to_string(seq) + " ";
+  l.append(size - l.size(), static_cast<char>('a' + seq % 26));
+  return l;
+}
+
+// One sender floods a room whose other members never read. Each member's
+// queue is bounded in bytes and every queue shares one copy of each line, so
+// what the server holds stays bounded however much is sent (its own byte
+// counters, not RSS: before, each member had its own copy in a queue of
+// 1024 lines). Every member that does not read is disconnected as too
+// slow, and what it reads afterwards is a gap-free prefix of the sender's
+// lines, each one intact.
+TEST_F(chat_test, AFloodIntoARoomThatDoesNotReadKeepsTheServersBytesBounded) {
+  constexpr int members = 8;
+  constexpr std::size_t queue_bytes = 64 * 1024, line_size = 3000;
+  run(
+      []() -> task<void> {
+        test_server server({.queue_bytes = queue_bytes, .goodbye_timeout = 100ms});
+        scope s;
+        server.start(s);
+        std::vector<client> idle;
+        for (int i = 0; i < members; ++i) {
+          idle.push_back(co_await client::connect(server.port()));
+          co_await idle.back().send("/nick m" + std::to_string(i) + "\n/join flood\n");
+          co_await idle.back().until("OK joined");  // and from now on, never reads
+        }
+        auto sender = co_await client::connect(server.port());
+        co_await sender.send("/nick sender\n/join flood\n");
+        co_await sender.until("OK joined");
+
+        // The sender reads its own echo of each line before the next (so
+        // only the members fall behind), until all of them are gone.
+        int sent = 0, kicked = 0;
+        std::uint64_t bytes_sent = 0;
+        while (kicked < members) {
+          CO_ASSERT(sent < 40000);  // 120 MB: the kernel's buffers take a few MB
+          const std::string l = flood_line(sent, line_size);
+          co_await sender.send(l + "\n");
+          bytes_sent += l.size() + 1;
+          auto echo = co_await sender.until("sender: " + l, [&kicked](const std::string& got) {
+            if (got.starts_with("* m") && got.ends_with(" left flood (too slow)")) ++kicked;
+          });
+          CO_ASSERT(echo);
+          ++sent;
+        }
+        EXPECT_EQ(server.srv.slow_disconnects(), std::uint64_t{members});
+        const auto& mem = server.srv.memory();
+        // No queue ever held more than its limit...
+        EXPECT_LE(mem.peak_queued_bytes.load(), (members + 1) * queue_bytes);
+        // ...and the queues share their lines: with a copy per member the
+        // distinct bytes alive would equal the bytes queued, here they are
+        // a fraction (about one queue's worth).
+        EXPECT_LT(mem.peak_line_bytes.load() * 3, mem.peak_queued_bytes.load());
+        EXPECT_GT(bytes_sent, 2 * queue_bytes);
+
+        // Each member reads at last (all at once, so that none waits on the
+        // others): a gap-free prefix of the lines, each intact (the last may
+        // be cut by the disconnection), at most an "ERR too slow" line, then
+        // the end.
+        scope readers;
+        for (auto& member : idle) {
+          readers.spawn([](client& m, int sent) -> task<void> {
+            int next = 0;
+            bool cut = false, ended_with_err = false;
+            while (auto l = co_await m.line()) {
+              EXPECT_FALSE(ended_with_err) << "after the ERR line: " << l->substr(0, 40);
+              if (l->empty()) continue;  // the newline that ends a cut line
+              const std::string want = "sender: " + flood_line(next, line_size);
+              if (*l == want) {
+                EXPECT_FALSE(cut) << "a line after a cut one";
+                ++next;
+              } else if (l->starts_with("sender: ") && want.starts_with(*l)) {
+                EXPECT_FALSE(cut) << "two cut lines";
+                cut = true;
+              } else if (l->starts_with("ERR too slow")) {
+                ended_with_err = true;
+              } else {
+                EXPECT_TRUE(l->starts_with("* ")) << "unexpected: " << l->substr(0, 40);
+              }
+            }
+            EXPECT_LT(next, sent);
+          }(member, sent));
+        }
+        co_await readers.join();
+        co_await sender.send("/quit\n");
+        co_await sender.until("BYE");
+        co_await until_no_connections(server.srv);
+        server.stop();
+        co_await s.join();
+        // Every line was freed, and nothing is charged to a queue any more.
+        EXPECT_EQ(mem.line_bytes.load(), 0u);
+        EXPECT_EQ(mem.queued_bytes.load(), 0u);
+      }(),
+      std::chrono::seconds(120));
+}
+
+// ---- Idle timeout ----------------------------------------------------------------
+
+// A client that sends nothing is closed after options::idle_timeout, with
+// a last "ERR idle timeout" line; its room is told why it left.
+TEST_F(chat_test, ASilentClientIsClosedByTheIdleTimeout) {
+  run([]() -> task<void> {
+    test_server server({.idle_timeout = 100ms});
+    scope s;
+    server.start(s);
+    auto c = co_await client::connect(server.port());
+    co_await c.send("/join room\n");
+    co_await c.until("OK joined");
+    co_await c.until("ERR idle timeout");  // and nothing sent since
+    EXPECT_FALSE((co_await c.line()).has_value());
+    co_await until_no_connections(server.srv);
+    EXPECT_EQ(server.srv.idle_disconnects(), 1u);
+    EXPECT_EQ(server.srv.rooms(), 0u);
+    server.stop();
+    co_await s.join();
+  }());
+}
+
+// A client that keeps sending but never reads: its reader is never idle,
+// but its writer makes no progress, and that is idle too. Its queue is
+// large enough that the slow-client policy cannot fire first.
+TEST_F(chat_test, AClientThatSendsButNeverReadsIsClosedByTheIdleTimeout) {
+  run(
+      []() -> task<void> {
+        test_server server({.queue_bytes = std::size_t{1} << 30, .idle_timeout = 1000ms});
+        scope s;
+        server.start(s);
+        auto stuck = co_await client::connect(server.port());
+        co_await stuck.send("/nick stuck\n/join room\n");
+        co_await stuck.until("OK joined");  // and from now on, never reads
+        auto p = co_await client::connect(server.port());
+        co_await p.send("/nick p\n/join room\n");
+        co_await p.until("OK joined");
+        // p's lines fill stuck's buffers; stuck sends an empty line (no
+        // output, but a sign of life for its reader) after each of them.
+        const std::string pad(3000, 'x');
+        bool gone = false;
+        for (int sent = 0; !gone; ++sent) {
+          CO_ASSERT(sent < 200000);
+          co_await p.send(std::to_string(sent) + pad + "\n");
+          auto echo = co_await p.until("p: " + std::to_string(sent), [&gone](const std::string& l) {
+            if (l == "* stuck left room (idle)") gone = true;
+          });
+          CO_ASSERT(echo);
+          auto alive = co_await stuck.stream().write_all(std::as_bytes(std::span("\n", 1)));
+          if (!alive) break;  // closed already (the notice is then on its way to p)
+        }
+        if (!gone) co_await p.until("* stuck left room (idle)");
+        EXPECT_EQ(server.srv.idle_disconnects(), 1u);
+        EXPECT_EQ(server.srv.slow_disconnects(), 0u);
+        co_await p.send("/quit\n");
+        co_await p.until("BYE");
+        server.stop();
+        co_await s.join();
+      }(),
+      std::chrono::seconds(120));
 }
 
 }  // namespace

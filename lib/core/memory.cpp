@@ -1,0 +1,22 @@
+// lib/core/memory.cpp: see corio/memory.hpp.
+#include "corio/memory.hpp"
+
+#include "corio/detail/frame_cache.hpp"
+#include "sys/socket.hpp"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace corio {
+
+void release_free_memory() noexcept {
+  detail::sys::drain_core_depot();
+  detail::sys::drain_core_cache();
+  detail::drain_frame_cache();
+#if defined(__GLIBC__)
+  (void)::malloc_trim(0);
+#endif
+}
+
+}  // namespace corio

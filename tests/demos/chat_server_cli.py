@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Drives the chat_server demo as a user would: bad arguments (a timeout
+that would round to 0 ms among them), --idle-timeout closing a silent
+client with a last ERR line, and SIGINT: the listener closes at once (new
+clients refused), exit 0 with the summary.
+No sleeps: every wait is on the server's output or a socket, bounded by a
+timeout that only a failure reaches.
+Usage: chat_server_cli.py path/to/chat_server BACKEND"""
+import signal
+import socket
+import subprocess
+import sys
+
+server, backend = sys.argv[1], sys.argv[2]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+
+
+def lines(sock):
+    buf = b""
+    while True:
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line.decode()
+        chunk = sock.recv(4096)
+        if not chunk:
+            if buf:
+                yield buf.decode()
+            return
+        buf += chunk
+
+
+for bad, why in ((["--idle-timeout", "0.0004"], "under 1 ms"),
+                 (["--idle-timeout", "-1"], "out of range"),
+                 (["--queue-bytes", "10"], "out of range"),
+                 (["--queue-bytes", "2000", "--max-line", "4096"], "at least one line")):
+    try:
+        r = subprocess.run([server, *bad], capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:  # accepted, and serving
+        check(False, f"{bad}: accepted instead of refused")
+        continue
+    check(r.returncode == 2 and why in r.stderr, f"{bad}: rc={r.returncode} {r.stderr!r}")
+
+p = subprocess.Popen([server, "--port", "0", "--threads", "2", "--backend", backend,
+                      "--idle-timeout", "0.2"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+first = p.stdout.readline()
+check("listening on 127.0.0.1:" in first, f"no listening line: {first!r}")
+port = int(first.split(":")[1].split()[0])
+
+# A client that says nothing is closed, told why.
+with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+    c.settimeout(10)
+    got = list(lines(c))
+    check(got[:1] and got[0].startswith("OK welcome"), f"welcome: {got[:1]}")
+    check(got[-1:] and got[-1].startswith("ERR idle timeout"), f"idle: {got[-1:]}")
+
+# SIGINT: the listener is closed at once, so a new client is refused (or
+# reset: never left waiting in the backlog).
+p.send_signal(signal.SIGINT)
+said = p.stderr.readline()
+check("shutting down" in said, f"shutdown message: {said!r}")
+try:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as late:
+        late.settimeout(10)
+        check(late.recv(1) == b"", "a new client was served after shutdown")
+except (ConnectionRefusedError, ConnectionResetError):
+    pass
+except socket.timeout:
+    check(False, "a new client was left waiting after shutdown")
+try:
+    rc = p.wait(timeout=20)
+except subprocess.TimeoutExpired:
+    p.kill()
+    rc = None
+check(rc == 0, f"exit code after SIGINT: {rc}")
+err = p.stderr.read()
+check("1 as idle" in err, f"no idle count in the summary: {err!r}")
+
+if failures:
+    sys.exit("FAILED: " + "; ".join(failures))
+print("chat_server behaves")
