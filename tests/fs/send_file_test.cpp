@@ -112,6 +112,26 @@ TEST_F(send_file_test, HundredMegabytesArriveIntact) {
   run(send_and_check(p, 0, size), std::chrono::seconds(50));
 }
 
+TEST_F(send_file_test, WriteHalfOfASplitStream) {
+  const auto p = pattern_file("half.bin", 200'000);
+  run([](std::string p) -> task<void> {
+    auto f = co_await fs::file::open(p, open_flags::read);
+    CO_ASSERT(f.has_value());
+    auto [client, server] = co_await connected_pair();
+    auto halves = server.split();
+    auto sender = [&]() -> task<result<std::uint64_t>> {
+      auto r = co_await fs::send_file(halves.writer, *f, 0, 200'000);
+      server.close();
+      co_return r;
+    };
+    auto [sent, got] = co_await when_all(sender(), receive_pattern(client, 0));
+    CO_ASSERT(sent.has_value());
+    EXPECT_EQ(*sent, 200'000u);
+    EXPECT_EQ(got.count, 200'000u);
+    EXPECT_EQ(got.first_bad, UINT64_MAX);
+  }(p));
+}
+
 TEST_F(send_file_test, FileShorterThanAskedIsUnexpectedEof) {
   const auto p = pattern_file("short.bin", 1000);
   run([](std::string p) -> task<void> {
