@@ -7,10 +7,13 @@
 
 #include <cstring>
 #include <filesystem>
+#include <latch>
 #include <string>
 #include <vector>
 
+#include "corio/blocking.hpp"
 #include "corio/cancel.hpp"
+#include "corio/runtime.hpp"
 #include "corio/when.hpp"
 #include "fs/temp_dir.hpp"
 #include "support/loopback.hpp"
@@ -270,6 +273,52 @@ TEST_F(file_test, OperationsTakeWithStopAndWithTimeout) {
     CO_ASSERT(!n);
     EXPECT_EQ(n.error(), std::errc::operation_canceled);
   }(path));
+}
+
+// Where a file call waits on the blocking pool (epoll: every call; IOCP:
+// open), a stop takes back a call still queued behind a busy pool: it
+// ends with operation_canceled and never runs. Elsewhere (io_uring, IOCP
+// reads) the read is the kernel's and ends with its own result or the
+// cancel, whichever wins; either way nothing hangs and nothing leaks.
+TEST(file_pool_test, QueuedCallIsTakenBackByAStop) {
+  auto made = runtime::create({.threads = 1, .blocking_threads = 1});
+  ASSERT_TRUE(made.has_value());
+  runtime rt = std::move(*made);
+  temp_dir dir;
+  const std::string path = dir.write("q.bin", bytes_of("queued"));
+  const bool on_pool = rt.backend() == backend_kind::epoll;
+  run(rt, [](std::string path, bool on_pool) -> task<void> {
+    auto f = co_await fs::file::open(path, open_flags::read);
+    CO_ASSERT(f.has_value());
+    std::latch gate(1);
+    // Occupies the pool's only thread until the reader has its result.
+    auto hog = [&]() -> task<void> {
+      co_await spawn_blocking([&gate] { gate.wait(); });
+    };
+    std::stop_source stop;
+    std::vector<std::byte> buf(16);
+    auto reader = [&]() -> task<result<std::size_t>> {
+      auto r = co_await with_stop(f->read_at(0, buf), stop.get_token());
+      gate.count_down();
+      co_return r;
+    };
+    auto stopper = [&]() -> task<void> {
+      stop.request_stop();
+      co_return;
+    };
+    auto [h, r, s] = co_await when_all(hog(), reader(), stopper());
+    (void)h;
+    (void)s;
+    if (on_pool) {
+      CO_ASSERT(!r);
+      EXPECT_EQ(r.error(), std::errc::operation_canceled);
+    } else if (r) {
+      EXPECT_EQ(*r, 6u);
+    } else {
+      EXPECT_EQ(r.error(), std::errc::operation_canceled);
+    }
+  }(path, on_pool));
+  EXPECT_EQ(rt.operations_in_flight(), 0);
 }
 
 }  // namespace
