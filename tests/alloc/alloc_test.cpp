@@ -25,6 +25,8 @@
 #include "corio/io/buffered_reader.hpp"
 #include "corio/io/buffered_writer.hpp"
 #include "corio/blocking.hpp"
+#include "corio/fs/send_file.hpp"
+#include "fs/temp_dir.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 
@@ -553,6 +555,43 @@ TEST_F(alloc_test, SteadyStateDatagramsAllocateNothing) {
     EXPECT_TRUE(ok) << "a datagram exchange failed";
     EXPECT_EQ(window.count(), 0) << "1,000 datagram round trips: " << window.describe();
   }(window));
+}
+
+// fs::file's reads and writes keep their request in the awaiter (io_uring:
+// an SQE; epoll: a blocking-pool job; IOCP: an overlapped call), and
+// send_file over TCP is stepped in place: none allocates once warm.
+TEST_F(alloc_test, SteadyStateFileIoAndSendFileAllocateNothing) {
+  temp_dir dir;
+  alloc_window window;
+  run([](alloc_window& window, std::string path) -> task<void> {
+    auto f = co_await fs::file::open(path, fs::open_flags::read | fs::open_flags::write | fs::open_flags::create);
+    CO_ASSERT(f.has_value());
+    auto [client, server] = co_await connected_pair();
+    std::array<std::byte, 4096> out{}, in{};
+    std::stop_source stopper;
+    const std::stop_token stop = stopper.get_token();
+    bool ok = true;
+    for (int pass = 0; pass < 2 && ok; ++pass) {
+      if (pass == 1) window.start();
+      for (int i = 0; i < 100 && ok; ++i) {
+        const std::uint64_t at = static_cast<std::uint64_t>(i % 8) * out.size();
+        auto w = co_await f->write_at(at, out);
+        auto r = co_await with_stop(f->read_at(at, in), stop);
+        ok = w && *w == out.size() && r && *r == in.size();
+        auto sent = co_await fs::send_file(server, *f, at, in.size());
+        ok = ok && sent && *sent == in.size();
+        std::size_t got = 0;
+        while (ok && got < in.size()) {
+          auto n = co_await client.read(std::span(in).subspan(got));
+          ok = n && *n > 0;
+          if (ok) got += *n;
+        }
+      }
+    }
+    window.stop();
+    EXPECT_TRUE(ok) << "a file operation failed";
+    EXPECT_EQ(window.count(), 0) << "100 write_at + read_at + send_file: " << window.describe();
+  }(window, dir.file("alloc.bin")));
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ msghdr& datagram_header(datagram_state& st, bool with_name) noexcept {
 
 bool uring_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
+  if (op.code >= op_code::file_open) return start_file(op);  // file_ops.cpp
   io_uring_sqe* sqe = sqe_for(op);
   if (!sqe) return false;
   const int fd = static_cast<int>(op.sock->handle);
@@ -91,6 +92,11 @@ bool uring_backend::start(operation& op) noexcept {
       break;
     }
     case op_code::timer:
+    case op_code::file_open:
+    case op_code::file_read:
+    case op_code::file_write:
+    case op_code::file_sync:
+    case op_code::send_file:
       break;  // handled above
   }
   return started();
