@@ -6,6 +6,8 @@
 //
 // Ctrl-C (SIGINT, SIGTERM) stops accepting, tells every client
 // "BYE server shutting down", closes the connections and exits 0.
+// kill -USR1 PID prints the runtime's dump; --admin-port P serves /metrics
+// and /debug/tasks (docs/observability.md).
 #include <fmt/core.h>
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <string>
 
 #include "chat_server/chat.hpp"
+#include "common/admin.hpp"
 #include "common/args.hpp"
 #include "common/host.hpp"
 #include "common/startup.hpp"
@@ -26,6 +29,7 @@ struct options {
   corio::net::endpoint address;
   corio::runtime_options runtime;
   chat::options chat;
+  demo::admin_options admin;
 };
 
 std::optional<int> parse_options(int argc, const char* const* argv, options& out) {
@@ -55,6 +59,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
                "outbound lines queued per client before it counts as too slow")
       .integer("max-line", "BYTES", max_line, std::uint64_t{16}, std::uint64_t{1} << 20,
                "longest line a client may send");
+  demo::add_admin_options(cli, out.admin);
   if (auto code = cli.parse(argc, argv)) return code;
 
   auto at = demo::listen_address(host, port);
@@ -62,6 +67,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   out.address = *at;
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  out.admin.apply(out.runtime);
   out.chat.queue = static_cast<std::size_t>(queue);
   out.chat.max_line = static_cast<std::size_t>(max_line);
   return std::nullopt;
@@ -88,6 +94,8 @@ int main(int argc, char** argv) {
 
   auto started = demo::start_server("chat_server", opt.address, opt.runtime);
   if (!started) return 1;
+  auto admin = demo::start_admin("chat_server", started->rt, opt.admin);
+  if (!admin) return 1;
 
   chat::server server(opt.chat);
   started->rt.block_on(run(server, started->listener));

@@ -1,6 +1,8 @@
 // lib/core/worker.cpp: the worker loop.
 #include "core/worker.hpp"
 
+#include <chrono>
+
 #include "core/runtime_impl.hpp"
 #include "corio/detail/frame_cache.hpp"
 #include "sys/socket.hpp"
@@ -28,7 +30,14 @@ void worker::schedule(std::coroutine_handle<> h) noexcept {
 }
 
 void worker::run_loop() noexcept {
+  worker_counters& c = io_->stats;
+  set_gauge(c.start_ns, static_cast<std::uint64_t>(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count()));
   while (!stopping_.load(std::memory_order_acquire)) {
+    bump(c.turns);
+    set_gauge(c.ready_queue, ready_.size());
     // Run what was ready at the start of this turn; what those coroutines
     // schedule waits for the next turn, after I/O has been polled, so a
     // coroutine that keeps yielding cannot starve completions.
@@ -36,8 +45,15 @@ void worker::run_loop() noexcept {
     for (auto h : running_) h.resume();
     running_.clear();
     stops_.sweep_if_stopped();
+    // Plain reads: this thread is the only writer.
+    const std::uint64_t before = c.completions + c.posts_received;
     io_->poll(ready_.empty());
+    if (c.completions + c.posts_received == before) bump(c.empty_polls);
   }
+}
+
+void note_location(const std::source_location& where) noexcept {
+  if (auto* w = worker::current()) w->note_location(where);
 }
 
 bool on_worker() noexcept { return worker::current() != nullptr; }
