@@ -31,7 +31,10 @@ void add_admin_options(args& cli, admin_options& out) {
       .text("admin-host", "ADDR", out.host, "address of the admin listener")
       .flag("track", out.track,
             "list every operation in flight in the dump (on with --admin-port); without it "
-            "the dump (SIGUSR1) shows the workers and the counters only");
+            "the dump (SIGUSR1) shows the workers and the counters only")
+      .integer("stall-ms", "MS", out.stall_ms, std::uint32_t{0}, std::uint32_t{3'600'000},
+               "report on stderr a worker that has not returned to its loop for this long "
+               "(a coroutine blocking it); 0 = off");
 }
 
 std::string dump_text(corio::runtime& rt) {

@@ -16,6 +16,7 @@
 // `admin` stops both when it goes out of scope (before the runtime does).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,12 +38,18 @@ struct admin_options {
   /// --track: list every operation in flight in the dump (implied by
   /// --admin-port); costs a lock per operation.
   bool track = false;
+  /// --stall-ms: the stall detector's threshold (0: off), reported on stderr
+  /// through the demo's log handler.
+  std::uint32_t stall_ms = 0;
 
-  /// Sets runtime_options::track_operations when asked for.
-  void apply(corio::runtime_options& rt) const { rt.track_operations = track || port.has_value(); }
+  /// Sets runtime_options::track_operations and stall_threshold as asked.
+  void apply(corio::runtime_options& rt) const {
+    rt.track_operations = track || port.has_value();
+    rt.stall_threshold = std::chrono::milliseconds(stall_ms);
+  }
 };
 
-/// Declares --admin-port, --admin-host and --track on `cli`.
+/// Declares --admin-port, --admin-host, --track and --stall-ms on `cli`.
 void add_admin_options(args& cli, admin_options& out);
 
 /// The dump trigger and the admin listener of one runtime; stops both when
