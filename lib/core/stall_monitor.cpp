@@ -6,6 +6,7 @@
 
 #include "core/log.hpp"
 #include "core/worker.hpp"
+#include "corio/detail/task_tracking.hpp"
 
 namespace corio::detail {
 
@@ -70,7 +71,11 @@ void stall_monitor::run() {
         line += where.file_name();
         line += ':' + std::to_string(where.line()) + " in " + where.function_name();
       } else {
+#if CORIO_TASK_TRACKING
+        line += "; location unknown (its coroutine has passed no co_await yet)";
+#else
         line += "; location unknown (build with CORIO_TASK_TRACKING=ON to see the co_await)";
+#endif
       }
       log(log_level::warning, line);
     }

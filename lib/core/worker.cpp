@@ -5,6 +5,7 @@
 
 #include "core/runtime_impl.hpp"
 #include "corio/detail/frame_cache.hpp"
+#include "corio/detail/task_tracking.hpp"
 #include "sys/socket.hpp"
 
 namespace corio::detail {
@@ -42,7 +43,14 @@ void worker::run_loop() noexcept {
     // schedule waits for the next turn, after I/O has been polled, so a
     // coroutine that keeps yielding cannot starve completions.
     running_.swap(ready_);
-    for (auto h : running_) h.resume();
+    for (auto h : running_) {
+#if CORIO_TASK_TRACKING
+      // A coroutine resumed from here (a new task, a yield) may not pass
+      // a co_await before it runs long: forget the previous one's location.
+      note_location(std::source_location{});
+#endif
+      h.resume();
+    }
     running_.clear();
     stops_.sweep_if_stopped();
     // Plain reads: this thread is the only writer.

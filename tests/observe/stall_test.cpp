@@ -59,10 +59,15 @@ class stall_test : public ::testing::Test {
   log_handler previous_ = nullptr;
 };
 
+// The line of the co_await the blocking handler passes last.
+std::uint32_t last_await_line = 0;
+
 TEST_F(stall_test, ABlockingCoroutineIsReportedOnce) {
   auto rt = runtime::create({.threads = 1, .stall_threshold = std::chrono::milliseconds(50)});
   ASSERT_TRUE(rt);
   run(*rt, []() -> task<void> {
+    last_await_line = __LINE__ + 1;
+    co_await yield();
     // The deliberately blocking handler: 200 ms of busy loop without a
     // co_await, and on until the report came (bounded), so that a slow
     // monitor thread on a loaded machine cannot make the test miss it.
@@ -87,7 +92,8 @@ TEST_F(stall_test, ABlockingCoroutineIsReportedOnce) {
   EXPECT_NE(report.find("worker 0 has not returned to its loop for"), std::string::npos) << report;
   EXPECT_NE(report.find("threshold 50 ms"), std::string::npos) << report;
 #if CORIO_TASK_TRACKING
-  EXPECT_NE(report.find("stall_test.cpp"), std::string::npos) << report;
+  EXPECT_NE(report.find("stall_test.cpp:" + std::to_string(last_await_line)), std::string::npos)
+      << report;
 #else
   EXPECT_NE(report.find("location unknown"), std::string::npos) << report;
 #endif
