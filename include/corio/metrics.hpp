@@ -59,10 +59,12 @@ struct worker_metrics {
   /// value can be negative; the totals are exact. Timers in flight are the
   /// timers pending.
   std::array<std::int64_t, operation_kind_count> in_flight{};
-  /// Time blocked in the kernel waiting for work, and the rest of the
-  /// worker's life (running coroutines and completions).
-  std::chrono::nanoseconds waiting_time{0};
+  /// The CPU time of the worker's thread (running coroutines and
+  /// completions, and the system calls they make), and the rest of its
+  /// life so far (waiting for work, or for a CPU). Read from the thread's
+  /// CPU clock by metrics(): the worker reads no clock for it.
   std::chrono::nanoseconds busy_time{0};
+  std::chrono::nanoseconds waiting_time{0};
   /// Whether the worker was blocked waiting for work when read.
   bool waiting = false;
 };

@@ -72,7 +72,7 @@ class backend {
   // This worker's counters (core/counters.hpp): written by the worker's
   // thread only (the backend counts completions, kernel entries and posts
   // received; the core counts the rest), read by runtime::metrics().
-  worker_counters stats;
+  worker_counters counts;
 };
 
 using backend_set = std::vector<std::unique_ptr<backend>>;

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -18,9 +17,8 @@
 namespace corio::detail {
 
 struct alignas(64) worker_counters {
-  // Operations handed to the backend (detail::start).
-  std::uint64_t submissions = 0;
-  // Of those, the ones that finished at once (start returned false).
+  // Operations handed to the backend (detail::start) are counted per kind
+  // in `started` below; of those, the ones that finished at once (start returned false).
   std::uint64_t inline_completions = 0;
   // Operations completed through the loop (a CQE, an event, a packet, a timer).
   std::uint64_t completions = 0;
@@ -39,12 +37,11 @@ struct alignas(64) worker_counters {
   // detector watches their sum move.
   std::uint64_t turns = 0;
   std::uint64_t wakeups = 0;
-  // Nanoseconds spent blocked in the backend waiting for work.
-  std::uint64_t wait_ns = 0;
   // Gauges, stored rather than counted.
   std::uint64_t ready_queue = 0;  // coroutines ready to run at the start of the last turn
   std::uint64_t waiting = 0;      // 1 while blocked in the backend
   std::uint64_t start_ns = 0;     // steady clock when the loop began
+  std::uint64_t cpu_clock = 0;    // the worker thread's CPU clock (sys/thread_clock.hpp); 0: none
   // Per op_code: operations started here, and operations that finished
   // here (at once, or completed later). Their difference, summed over the
   // workers, is what is in flight (on IOCP a completion may come on
@@ -74,18 +71,12 @@ inline std::uint64_t read_counter(const std::uint64_t& c) noexcept {
 
 // A backend's blocking wait in the kernel, as the counters see it: the
 // `waiting` gauge is 1 while it lasts (the stall detector leaves a waiting
-// worker alone), its time adds to wait_ns, and its end counts a wake-up.
-// Two clock reads per blocking wait; a poll that does not block pays none.
+// worker alone) and its end counts a wake-up. No clock is read: the time
+// split comes from the thread's CPU clock, read by runtime::metrics().
 class blocked_wait {
  public:
-  explicit blocked_wait(worker_counters& c) noexcept
-      : c_(c), start_(std::chrono::steady_clock::now()) {
-    set_gauge(c_.waiting, 1);
-  }
+  explicit blocked_wait(worker_counters& c) noexcept : c_(c) { set_gauge(c_.waiting, 1); }
   ~blocked_wait() {
-    const auto took = std::chrono::steady_clock::now() - start_;
-    bump(c_.wait_ns, static_cast<std::uint64_t>(
-                         std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
     set_gauge(c_.waiting, 0);
     bump(c_.wakeups);
   }
@@ -94,7 +85,6 @@ class blocked_wait {
 
  private:
   worker_counters& c_;
-  std::chrono::steady_clock::time_point start_;
 };
 
 // The bytes an operation with result `res` moved, counted where it finished.

@@ -20,10 +20,9 @@ bool start(operation& op) noexcept {
     op.res = result_from(std::errc::resource_unavailable_try_again);
     return false;
   }
-  worker_counters& c = w->io().stats;
+  worker_counters& c = w->io().counts;
   // Read before start: once in flight, op may already be another thread's.
   const op_code code = op.code;
-  bump(c.submissions);
   bump(c.started[static_cast<std::size_t>(code)]);
   const bool in_flight = w->tracker() ? w->tracker()->start(*w, op) : w->io().start(op);
   if (in_flight) return true;

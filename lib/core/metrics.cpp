@@ -11,6 +11,7 @@
 #include "corio/dump.hpp"
 #include "corio/metrics.hpp"
 #include "corio/runtime.hpp"
+#include "sys/thread_clock.hpp"
 
 namespace corio {
 
@@ -24,10 +25,9 @@ std::int64_t steady_ns() noexcept {
 
 worker_metrics read_worker(const detail::worker& w, std::int64_t now) {
   using detail::read_counter;
-  const detail::worker_counters& c = const_cast<detail::worker&>(w).io().stats;
+  const detail::worker_counters& c = const_cast<detail::worker&>(w).io().counts;
   worker_metrics m;
   m.worker = w.index();
-  m.submissions = read_counter(c.submissions);
   m.inline_completions = read_counter(c.inline_completions);
   m.completions = read_counter(c.completions);
   m.kernel_entries = read_counter(c.kernel_entries);
@@ -45,11 +45,13 @@ worker_metrics read_worker(const detail::worker& w, std::int64_t now) {
     const auto done = read_counter(c.completed[k]);
     m.started[k] = read_counter(c.started[k]);
     m.in_flight[k] = static_cast<std::int64_t>(m.started[k] - done);
+    m.submissions += m.started[k];
   }
-  m.waiting_time = std::chrono::nanoseconds(read_counter(c.wait_ns));
+  // Busy: the thread's CPU time; waiting: the rest of its life so far.
+  m.busy_time = detail::sys::thread_cpu_time(static_cast<std::uintptr_t>(read_counter(c.cpu_clock)));
   const auto start = static_cast<std::int64_t>(read_counter(c.start_ns));
   const auto alive = start ? std::chrono::nanoseconds(now - start) : std::chrono::nanoseconds(0);
-  m.busy_time = std::max(alive - m.waiting_time, std::chrono::nanoseconds(0));
+  m.waiting_time = std::max(alive - m.busy_time, std::chrono::nanoseconds(0));
   return m;
 }
 
@@ -124,7 +126,7 @@ runtime_dump runtime::dump() const {
   if (!impl_) return d;
   for (unsigned i = 0; i < impl_->size(); ++i) {
     auto& w = impl_->at(i);
-    const auto& c = w.io().stats;
+    const auto& c = w.io().counts;
     d.workers.push_back({i, detail::read_counter(c.waiting) != 0,
                          detail::read_counter(c.ready_queue), location_text(w.location())});
   }
@@ -187,11 +189,12 @@ std::string format_prometheus(const metrics_snapshot& m, std::string_view prefix
              [&](auto& w) { return num(w.turns); });
   per_worker("ready_queue", "gauge", "Coroutines ready to run at the start of the last turn.",
              [&](auto& w) { return num(w.ready_queue); });
-  per_worker("waiting_seconds_total", "counter", "Time blocked in the kernel waiting for work.",
-             [&](auto& w) { return seconds(w.waiting_time); });
   per_worker("busy_seconds_total", "counter",
-             "Time not waiting: running coroutines and completions.",
+             "CPU time of the worker's thread: running coroutines, completions and syscalls.",
              [&](auto& w) { return seconds(w.busy_time); });
+  per_worker("waiting_seconds_total", "counter",
+             "The rest of the worker's life: waiting for work (or for a CPU).",
+             [&](auto& w) { return seconds(w.waiting_time); });
   head("operations_total", "counter", "Operations started, by kind.");
   for (const worker_metrics& w : m.workers) {
     for (std::size_t k = 0; k < operation_kind_count; ++k) {

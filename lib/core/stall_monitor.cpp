@@ -47,7 +47,7 @@ void stall_monitor::run() {
   while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
     const auto now = clock::now();
     for (std::size_t i = 0; i < workers_.size(); ++i) {
-      const worker_counters& c = workers_[i]->io().stats;
+      const worker_counters& c = workers_[i]->io().counts;
       const std::uint64_t progress = read_counter(c.turns) + read_counter(c.wakeups);
       seen& s = last[i];
       if (progress != s.progress || read_counter(c.waiting) != 0) {

@@ -7,6 +7,7 @@
 #include "corio/detail/frame_cache.hpp"
 #include "corio/detail/task_tracking.hpp"
 #include "sys/socket.hpp"
+#include "sys/thread_clock.hpp"
 
 namespace corio::detail {
 
@@ -31,11 +32,12 @@ void worker::schedule(std::coroutine_handle<> h) noexcept {
 }
 
 void worker::run_loop() noexcept {
-  worker_counters& c = io_->stats;
+  worker_counters& c = io_->counts;
   set_gauge(c.start_ns, static_cast<std::uint64_t>(
                             std::chrono::duration_cast<std::chrono::nanoseconds>(
                                 std::chrono::steady_clock::now().time_since_epoch())
                                 .count()));
+  set_gauge(c.cpu_clock, sys::current_thread_clock());
   while (!stopping_.load(std::memory_order_acquire)) {
     bump(c.turns);
     set_gauge(c.ready_queue, ready_.size());
@@ -58,6 +60,9 @@ void worker::run_loop() noexcept {
     io_->poll(ready_.empty());
     if (c.completions + c.posts_received == before) bump(c.empty_polls);
   }
+  const auto clock = static_cast<std::uintptr_t>(c.cpu_clock);
+  set_gauge(c.cpu_clock, 0);
+  sys::release_thread_clock(clock);
 }
 
 void note_location(const std::source_location& where) noexcept {

@@ -130,7 +130,7 @@ bool iocp_backend::finish_inline(operation& op, std::int64_t res) noexcept {
 
 void iocp_backend::complete(operation* op) noexcept {
   finished();
-  count_completion(stats, *op);
+  count_completion(counts, *op);
   op->complete(op);
 }
 
@@ -175,12 +175,12 @@ void iocp_backend::poll(bool block) noexcept {
 
   OVERLAPPED_ENTRY entries[batch];
   ULONG n = 0;
-  bump(stats.kernel_entries);
+  detail::bump(counts.kernel_entries);
   // Alertable, so that wake()'s APC ends the wait (WAIT_IO_COMPLETION).
   // FALSE otherwise means a timeout: nothing was dequeued.
   BOOL got;
   if (timeout != 0) {
-    blocked_wait waiting(stats);
+    blocked_wait waiting(counts);
     got = ::GetQueuedCompletionStatusEx(port_->handle(), entries, batch, &n, timeout, TRUE);
   } else {
     got = ::GetQueuedCompletionStatusEx(port_->handle(), entries, batch, &n, timeout, TRUE);
@@ -217,7 +217,7 @@ void iocp_backend::dispatch(const OVERLAPPED_ENTRY& e) noexcept {
     case key_post:
       // post() put a coroutine handle's address in the packet; the kernel
       // never dereferences it.
-      bump(stats.posts_received);
+      detail::bump(counts.posts_received);
       std::coroutine_handle<>::from_address(e.lpOverlapped).resume();
       return;
     case key_kick:
@@ -254,7 +254,7 @@ void iocp_backend::run_kept() noexcept {
   draining_.clear();
   kept_handles_.clear();
   port_->take_kept(kept_handles_, draining_);
-  bump(stats.posts_received, kept_handles_.size());
+  detail::bump(counts.posts_received, kept_handles_.size());
   for (auto h : kept_handles_) h.resume();
   for (operation* op : draining_) complete(op);
   kept_handles_.clear();
