@@ -7,12 +7,12 @@
 // - with --admin-port, a tiny HTTP listener serves /metrics (Prometheus
 //   text) and /debug/tasks (the dump).
 //
-// Wiring it into a demo is three lines:
-//   demo::admin_options admin_opt;             // next to the other options
-//   demo::add_admin_options(cli, admin_opt);   // before cli.parse(); then
-//   admin_opt.apply(opt.runtime);              //   after it (tracks operations with --admin-port/--track)
-//   auto admin = demo::start_admin("name", server->rt, admin_opt);  // once the runtime runs
-//   if (!admin) return 1;
+// Wiring it into a demo (echo_server and chat_server show it in place):
+//   demo::admin_options admin;                 // next to the other options
+//   demo::add_admin_options(cli, admin);       // before cli.parse()
+//   admin.apply(runtime_options);              // after it, before the runtime starts
+//   auto a = demo::start_admin("name", rt, admin);  // once the runtime runs
+//   if (!a) return 1;
 // `admin` stops both when it goes out of scope (before the runtime does).
 #pragma once
 
