@@ -151,10 +151,15 @@ def main():
                     help="comma-separated CONNECTIONSxSIZE cases")
     ap.add_argument("--servers", default="",
                     help="comma-separated subset of: raw-uring,raw-epoll,asio,corio-uring,corio-epoll "
-                         "(default: all; raw-uring is always run, as the baseline)")
+                         "(default: all; the --baseline is always run)")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=ECHO_SERVER",
                     help="also run another echo_server binary (a build of another commit, for an "
                          "A/B) with corio-uring's arguments; repeatable")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="also run this build's echo_server with corio-uring's arguments plus "
+                         "ARGS (space-separated), e.g. tracked=--track; repeatable")
+    ap.add_argument("--baseline", default="raw-uring",
+                    help="the server the ratios are taken against (always run)")
     args = ap.parse_args()
     b = args.build
     cores = args.cores.split(",")
@@ -171,9 +176,14 @@ def main():
         if not name or not path:
             sys.exit(f"--extra: expected NAME=PATH, got {extra!r}")
         servers[name] = [path] + servers["corio-uring"][1:]
+    for variant in args.variant:
+        name, _, extra_args = variant.partition("=")
+        if not name or not extra_args:
+            sys.exit(f"--variant: expected NAME=ARGS, got {variant!r}")
+        servers[name] = servers["corio-uring"] + extra_args.split()
     if args.servers:
-        args.servers += "," + ",".join(e.partition("=")[0] for e in args.extra)
-        wanted = set(args.servers.split(",")) | {"raw-uring"}
+        args.servers += "," + ",".join(e.partition("=")[0] for e in args.extra + args.variant)
+        wanted = set(args.servers.split(",")) | {args.baseline}
         unknown = wanted - servers.keys()
         if unknown:
             sys.exit(f"--servers: unknown {', '.join(sorted(unknown))}; known: {', '.join(servers)}")
@@ -191,11 +201,13 @@ def main():
                 runs[name].append(one_run(cmd, client, conns, size, args.seconds, args.warmup, cores,
                                           args.syscalls))
                 print(f"  round {rnd + 1} {name}: {runs[name][-1]['msgs_per_s']:.0f} msg/s", file=sys.stderr)
-        base = statistics.median(r["user_us"] + r["sys_us"] for r in runs["raw-uring"])
+        if args.baseline not in runs:
+            sys.exit(f"--baseline: {args.baseline} is not among the servers run")
+        base = statistics.median(r["user_us"] + r["sys_us"] for r in runs[args.baseline])
         print(f"\n## {conns} connections, {size} B messages")
         extra_head = " syscalls/msg | io_uring_enter/msg |" if args.syscalls else ""
-        print("| server | msgs/s median (min-max) | p50 µs | p99 µs | p99.9 µs | CPU µs/msg user | sys | total | vs raw-uring |"
-              + extra_head)
+        print("| server | msgs/s median (min-max) | p50 µs | p99 µs | p99.9 µs | CPU µs/msg user | sys | total | "
+              f"vs {args.baseline} |" + extra_head)
         print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.syscalls else ""))
         for name, rs in runs.items():
             med = lambda k: statistics.median(r[k] for r in rs)

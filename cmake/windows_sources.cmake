@@ -5,6 +5,7 @@
 target_sources(corio PRIVATE
   ${PROJECT_SOURCE_DIR}/lib/sys/win/signal.cpp
   ${PROJECT_SOURCE_DIR}/lib/sys/win/socket.cpp
+  ${PROJECT_SOURCE_DIR}/lib/sys/win/thread_clock.cpp
   ${PROJECT_SOURCE_DIR}/lib/sys/win/resolve.cpp
   ${PROJECT_SOURCE_DIR}/lib/sys/win/file.cpp
   ${PROJECT_SOURCE_DIR}/lib/core/select_windows.cpp

@@ -7,6 +7,8 @@
 // Ctrl-C (SIGINT, SIGTERM) stops accepting (the listener is closed at
 // once: new clients are refused), tells every client
 // "BYE server shutting down", closes the connections and exits 0.
+// kill -USR1 PID prints the runtime's dump; --admin-port P serves /metrics
+// and /debug/tasks (docs/observability.md).
 #include <fmt/core.h>
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "chat_server/chat.hpp"
+#include "common/admin.hpp"
 #include "common/args.hpp"
 #include "common/host.hpp"
 #include "common/startup.hpp"
@@ -27,6 +30,7 @@ struct options {
   corio::net::endpoint address;
   corio::runtime_options runtime;
   chat::options chat;
+  demo::admin_options admin;
 };
 
 std::optional<int> parse_options(int argc, const char* const* argv, options& out) {
@@ -62,6 +66,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
                "never")
       .integer("max-line", "BYTES", max_line, std::uint64_t{16}, std::uint64_t{1} << 20,
                "longest line a client may send");
+  demo::add_admin_options(cli, out.admin);
   if (auto code = cli.parse(argc, argv)) return code;
 
   auto at = demo::listen_address(host, port);
@@ -69,6 +74,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   out.address = *at;
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  out.admin.apply(out.runtime);
   // A client's queue must hold at least one of the longest lines (its text,
   // a nick and ": "), or every such line would disconnect its readers.
   if (queue_bytes < max_line + 64 + chat::line_overhead)
@@ -101,6 +107,8 @@ int main(int argc, char** argv) {
   demo::raise_descriptor_limit();
   auto started = demo::start_server("chat_server", opt.address, opt.runtime);
   if (!started) return 1;
+  auto admin = demo::start_admin("chat_server", started->rt, opt.admin);
+  if (!admin) return 1;
 
   chat::server server(opt.chat);
   started->rt.block_on(run(server, started->listener));

@@ -5,6 +5,10 @@
 //
 //   echo_server --port 0 --threads 2
 //   echo_server listening on 127.0.0.1:41234 (backend uring, 2 threads)
+//
+// kill -USR1 PID prints what every connection waits on (the runtime's
+// dump); --admin-port P serves it over HTTP with the metrics
+// (docs/observability.md).
 #include <fmt/core.h>
 
 #include <array>
@@ -16,6 +20,7 @@
 #include <string>
 #include <system_error>
 
+#include "common/admin.hpp"
 #include "common/args.hpp"
 #include "common/host.hpp"
 #include "common/lent_buffer.hpp"
@@ -217,6 +222,7 @@ struct options {
   bool reuse_port = false;
   bool tls = false;
   std::string tls_cert, tls_key;
+  demo::admin_options admin;
 };
 
 // Fills `out` from the command line; returns the exit code when the program
@@ -255,6 +261,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
       .flag("tls", out.tls, "speak TLS (needs --tls-cert and --tls-key)")
       .text("tls-cert", "FILE", out.tls_cert, "with --tls: the certificate chain (PEM, leaf first)")
       .text("tls-key", "FILE", out.tls_key, "with --tls: the certificate's private key (PEM)");
+  demo::add_admin_options(cli, out.admin);
   if (auto code = cli.parse(argc, argv)) return code;
   if (out.tls && (out.tls_cert.empty() || out.tls_key.empty()))
     return cli.fail("--tls needs --tls-cert and --tls-key");
@@ -267,6 +274,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   out.address = *at;
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  out.admin.apply(out.runtime);
   return std::nullopt;
 }
 
@@ -297,6 +305,8 @@ int main(int argc, char** argv) {
   auto server = demo::start_server("echo_server", opt.address, opt.runtime,
                                    {.reuse_port = opt.reuse_port});
   if (!server) return 1;
+  auto admin = demo::start_admin("echo_server", server->rt, opt.admin);
+  if (!admin) return 1;
   server->rt.block_on(run_until_signal(server->listener, opt.max_connections, opt.idle_timeout,
                                        opt.tls ? echo_tls : opt.lean_idle ? echo_lean : echo, opt.grace));
   return 0;

@@ -11,7 +11,9 @@
 #include <system_error>
 
 #include "corio/detail/detached.hpp"
+#include "corio/dump.hpp"
 #include "corio/join_handle.hpp"
+#include "corio/metrics.hpp"
 #include "corio/result.hpp"
 #include "corio/task.hpp"
 
@@ -44,6 +46,15 @@ struct runtime_options {
   /// How long shutdown (and the destructor) waits, after stopping the root
   /// token, for tasks that have not ended before giving up on them.
   std::chrono::milliseconds abandon_after = std::chrono::seconds(5);
+  /// Stall detector: when nonzero, a monitor thread reports (through the
+  /// log handler, corio/log.hpp) each time a worker has not returned to its
+  /// loop for longer than this: a coroutine that blocks or computes too
+  /// long. Once per stall, without stopping it. 0: no monitor thread.
+  std::chrono::milliseconds stall_threshold{0};
+  /// Lets runtime::dump() list every operation in flight, at the price of
+  /// a lock and a table entry per operation started (off: dump() lists
+  /// none, and starting an operation pays one predictable branch).
+  bool track_operations = false;
 };
 
 /// What runtime::shutdown found: how the tasks running when it began ended.
@@ -127,6 +138,13 @@ class runtime {
   std::int64_t operations_in_flight() const noexcept;
   /// Threads in the blocking pool now (for tests and metrics).
   unsigned blocking_threads() const noexcept;
+  /// Any thread: every worker's counters (see corio/metrics.hpp), read
+  /// without stopping or waiting for them.
+  metrics_snapshot metrics() const;
+  /// Any thread: the operations in flight (with track_operations), every
+  /// task and where it waits (in CORIO_TASK_TRACKING builds), and each
+  /// worker's state, read without stopping the workers.
+  runtime_dump dump() const;
 
  private:
   explicit runtime(std::unique_ptr<detail::runtime_impl> impl) noexcept;

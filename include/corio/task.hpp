@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "corio/detail/frame_cache.hpp"
+#include "corio/detail/task_tracking.hpp"
 
 namespace corio {
 
@@ -26,7 +27,9 @@ struct final_awaiter {
   void await_resume() const noexcept {}
 };
 
-struct promise_base : cached_frame {
+// task_tracking_base: empty, unless built with CORIO_TASK_TRACKING (then
+// each co_await's location is recorded for runtime::dump()).
+struct promise_base : cached_frame, task_tracking_base {
   // Who to resume when this task finishes; a no-op handle until awaited.
   std::coroutine_handle<> continuation = std::noop_coroutine();
 

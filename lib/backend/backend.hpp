@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/counters.hpp"
 #include "corio/detail/io.hpp"
 #include "corio/result.hpp"
 
@@ -67,6 +68,11 @@ class backend {
 
   // Operations started and not yet completed (for tests and shutdown).
   virtual std::int64_t in_flight() const noexcept = 0;
+
+  // This worker's counters (core/counters.hpp): written by the worker's
+  // thread only (the backend counts completions, kernel entries and posts
+  // received; the core counts the rest), read by runtime::metrics().
+  worker_counters counts;
 };
 
 using backend_set = std::vector<std::unique_ptr<backend>>;

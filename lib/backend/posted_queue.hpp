@@ -52,8 +52,8 @@ class posted_queue {
     signal();
     posters_.fetch_sub(1, std::memory_order_release);
   }
-  // Owner: resume everything posted so far.
-  void drain() noexcept {
+  // Owner: resume everything posted so far; returns how many.
+  std::size_t drain() noexcept {
     // Cleared before taking the queue: a post that lands after the swap
     // writes the eventfd again, so none is left behind.
     armed_.store(false, std::memory_order_release);
@@ -61,8 +61,10 @@ class posted_queue {
       std::lock_guard lock(mu_);
       draining_.swap(posted_);
     }
+    const std::size_t n = draining_.size();
     for (auto h : draining_) h.resume();
     draining_.clear();
+    return n;
   }
 
  private:

@@ -1,6 +1,7 @@
 // lib/core/io.cpp: the one entry point of every operation, dispatched to the
 // calling worker's backend.
 #include "backend/backend.hpp"
+#include "core/op_tracker.hpp"
 #include "core/worker.hpp"
 #include "corio/detail/io.hpp"
 
@@ -19,7 +20,16 @@ bool start(operation& op) noexcept {
     op.res = result_from(std::errc::resource_unavailable_try_again);
     return false;
   }
-  return w->io().start(op);
+  worker_counters& c = w->io().counts;
+  // Read before start: once in flight, op may already be another thread's.
+  const op_code code = op.code;
+  bump(c.started[static_cast<std::size_t>(code)]);
+  const bool in_flight = w->tracker() ? w->tracker()->start(*w, op) : w->io().start(op);
+  if (in_flight) return true;
+  bump(c.inline_completions);
+  bump(c.completed[static_cast<std::size_t>(code)]);
+  count_bytes(c, code, op.res);
+  return false;
 }
 
 }  // namespace corio::detail

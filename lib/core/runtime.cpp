@@ -17,7 +17,8 @@ result<std::unique_ptr<runtime_impl>> runtime_impl::start(backend_kind kind,
   std::unique_ptr<runtime_impl> rt(new runtime_impl(kind, options));
   std::vector<std::future<result<void>>> attached;
   for (unsigned i = 0; i < backends.size(); ++i) {
-    rt->workers_.push_back(std::make_unique<worker>(*rt, i, std::move(backends[i])));
+    rt->workers_.push_back(
+        std::make_unique<worker>(*rt, i, std::move(backends[i]), rt->tracker_.get()));
   }
   for (auto& w : rt->workers_) {
     auto promise = std::make_shared<std::promise<result<void>>>();
@@ -32,6 +33,11 @@ result<std::unique_ptr<runtime_impl>> runtime_impl::start(backend_kind kind,
     if (!r && failure) failure = r;
   }
   if (!failure) return fail(failure.error());  // the destructor joins the others
+  if (rt->stall_threshold_.count() > 0) {
+    std::vector<worker*> watched;
+    for (auto& w : rt->workers_) watched.push_back(w.get());
+    rt->monitor_ = std::make_unique<stall_monitor>(std::move(watched), rt->stall_threshold_);
+  }
   return rt;
 }
 
@@ -42,6 +48,7 @@ shutdown_report runtime_impl::shutdown(std::chrono::milliseconds grace) {
 }
 
 void runtime_impl::stop_and_join() noexcept {
+  monitor_.reset();  // joins its thread
   // First the blocking pool, while the workers still run: the awaiters of
   // the jobs it cancels (and of those still running, which it waits for)
   // resume on them with operation_canceled (or their value).

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "core/blocking_pool.hpp"
+#include "core/op_tracker.hpp"
+#include "core/stall_monitor.hpp"
 #include "core/spawn_root.hpp"
 #include "core/worker.hpp"
 #include "corio/runtime.hpp"
@@ -37,18 +39,28 @@ class runtime_impl {
   // spawn_blocking's threads.
   blocking_pool& blocking() noexcept { return blocking_; }
   bool owns_current_thread() const noexcept;
+  // The operations in flight, when the runtime tracks them.
+  op_tracker* tracker() noexcept { return tracker_.get(); }
 
  private:
   runtime_impl(backend_kind kind, const runtime_options& options) noexcept
       : kind_(kind),
         abandon_after_(options.abandon_after),
+        tracker_(options.track_operations ? std::make_unique<op_tracker>() : nullptr),
+        stall_threshold_(options.stall_threshold),
         blocking_(options.blocking_threads, options.blocking_idle) {}
   void stop_and_join() noexcept;
 
   backend_kind kind_;
   std::chrono::milliseconds abandon_after_;
   spawn_root root_;
+  // Before the workers, which keep a pointer to it.
+  std::unique_ptr<op_tracker> tracker_;
+  std::chrono::milliseconds stall_threshold_;
   std::vector<std::unique_ptr<worker>> workers_;
+  // Watches the workers (runtime_options::stall_threshold); stopped before
+  // they are.
+  std::unique_ptr<stall_monitor> monitor_;
   std::atomic<unsigned> next_{0};
   // Shut down before the workers stop (see stop_and_join); its jobs' awaiters
   // resume through the workers' backends, so it goes before them too.

@@ -1,9 +1,13 @@
 // lib/core/worker.cpp: the worker loop.
 #include "core/worker.hpp"
 
+#include <chrono>
+
 #include "core/runtime_impl.hpp"
 #include "corio/detail/frame_cache.hpp"
+#include "corio/detail/task_tracking.hpp"
 #include "sys/socket.hpp"
+#include "sys/thread_clock.hpp"
 
 namespace corio::detail {
 
@@ -28,16 +32,41 @@ void worker::schedule(std::coroutine_handle<> h) noexcept {
 }
 
 void worker::run_loop() noexcept {
+  worker_counters& c = io_->counts;
+  set_gauge(c.start_ns, static_cast<std::uint64_t>(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count()));
+  set_gauge(c.cpu_clock, sys::current_thread_clock());
   while (!stopping_.load(std::memory_order_acquire)) {
+    bump(c.turns);
+    set_gauge(c.ready_queue, ready_.size());
     // Run what was ready at the start of this turn; what those coroutines
     // schedule waits for the next turn, after I/O has been polled, so a
     // coroutine that keeps yielding cannot starve completions.
     running_.swap(ready_);
-    for (auto h : running_) h.resume();
+    for (auto h : running_) {
+#if CORIO_TASK_TRACKING
+      // A coroutine resumed from here (a new task, a yield) may not pass
+      // a co_await before it runs long: forget the previous one's location.
+      note_location(std::source_location{});
+#endif
+      h.resume();
+    }
     running_.clear();
     stops_.sweep_if_stopped();
+    // Plain reads: this thread is the only writer.
+    const std::uint64_t before = c.completions + c.posts_received;
     io_->poll(ready_.empty());
+    if (c.completions + c.posts_received == before) bump(c.empty_polls);
   }
+  const auto clock = static_cast<std::uintptr_t>(c.cpu_clock);
+  set_gauge(c.cpu_clock, 0);
+  sys::release_thread_clock(clock);
+}
+
+void note_location(const std::source_location& where) noexcept {
+  if (auto* w = worker::current()) w->note_location(where);
 }
 
 bool on_worker() noexcept { return worker::current() != nullptr; }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <coroutine>
 #include <memory>
+#include <source_location>
 #include <thread>
 #include <vector>
 
@@ -14,11 +15,12 @@
 namespace corio::detail {
 
 class runtime_impl;
+class op_tracker;
 
 class worker {
  public:
-  worker(runtime_impl& rt, unsigned index, std::unique_ptr<backend> io)
-      : rt_(rt), index_(index), io_(std::move(io)), stops_(*io_) {
+  worker(runtime_impl& rt, unsigned index, std::unique_ptr<backend> io, op_tracker* tracker)
+      : rt_(rt), index_(index), io_(std::move(io)), stops_(*io_), tracker_(tracker) {
     // Room for a turn's worth of ready coroutines from the start, so the
     // queues do not grow (allocate) in steady state.
     ready_.reserve(64);
@@ -45,6 +47,17 @@ class worker {
   runtime_impl& rt() noexcept { return rt_; }
   unsigned index() const noexcept { return index_; }
   std::thread& thread() noexcept { return thread_; }
+  // The runtime's table of operations in flight, or nullptr when it keeps
+  // none (runtime_options::track_operations).
+  op_tracker* tracker() const noexcept { return tracker_; }
+  // This worker's thread: the co_await that the coroutine it runs last
+  // passed (CORIO_TASK_TRACKING builds). Any thread: reads it.
+  void note_location(const std::source_location& where) noexcept {
+    location_.store(where, std::memory_order_relaxed);
+  }
+  std::source_location location() const noexcept {
+    return location_.load(std::memory_order_relaxed);
+  }
 
  private:
   void run_loop() noexcept;
@@ -58,6 +71,8 @@ class worker {
   std::unique_ptr<backend> io_;
   // After io_: its stop callbacks wake io_, so it goes first.
   stop_registry stops_;
+  op_tracker* tracker_;
+  std::atomic<std::source_location> location_{};
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   // Coroutines ready to run on this worker, in order; swapped with

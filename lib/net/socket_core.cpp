@@ -116,6 +116,7 @@ socket_ptr adopt(native_socket h) {
 }
 
 socket_core* new_core() {
+  sockets_open.fetch_add(1, std::memory_order_relaxed);
 #if !CORIO_SANITIZED
   if (cache.head || take_batch()) {
     void* p = cache.head;
@@ -128,6 +129,7 @@ socket_core* new_core() {
 }
 
 void free_core(socket_core* s) noexcept {
+  sockets_open.fetch_sub(1, std::memory_order_relaxed);
 #if !CORIO_SANITIZED
   s->~socket_core();
   void* p = s;

@@ -9,6 +9,7 @@
 #include <climits>
 #include <ctime>
 #include <new>
+#include <optional>
 
 namespace corio::detail {
 
@@ -96,6 +97,7 @@ void epoll_backend::complete(operation& op, std::int64_t res) noexcept {
   // inline (a shared budget would defer, with their buffers held, all but
   // the first 64 of a burst of connections).
   inline_left_ = inline_budget;
+  count_completion(counts, op);
   op.complete(&op);
 }
 
@@ -149,6 +151,10 @@ void epoll_backend::wait_for_events(bool block) noexcept {
   std::int64_t wait_ns = 0;
   if (block) wait_ns = timers_.time_to_next(timer_heap::now());  // -1: no timer, wait for an event
   int n = -1;
+  bump(counts.kernel_entries);
+  // Counts the wait only when it may block (a zero timeout never does).
+  std::optional<blocked_wait> waiting;
+  if (wait_ns != 0) waiting.emplace(counts);
   if (have_pwait2_) {
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(wait_ns / 1'000'000'000);
@@ -166,6 +172,7 @@ void epoll_backend::wait_for_events(bool block) noexcept {
     }
     n = ::epoll_wait(epoll_fd_, events_, max_events, ms);
   }
+  waiting.reset();
   // EINTR: nothing fetched; timers and queued completions still run.
   // TRICKY: the events fetched here may name sockets that are closed while
   // this batch is processed: a coroutine resumed by events_[0] closes the
@@ -200,7 +207,7 @@ void epoll_backend::dispatch(const epoll_event& ev) noexcept {
     std::uint64_t count = 0;
     // Resets the counter; EAGAIN (already reset) is as good.
     [[maybe_unused]] auto r = ::read(posted_.fd(), &count, sizeof count);
-    posted_.drain();
+    bump(counts.posts_received, posted_.drain());
     return;
   }
   // Every other event carries one of this backend's registrations (see the

@@ -130,6 +130,7 @@ bool iocp_backend::finish_inline(operation& op, std::int64_t res) noexcept {
 
 void iocp_backend::complete(operation* op) noexcept {
   finished();
+  count_completion(counts, *op);
   op->complete(op);
 }
 
@@ -178,9 +179,17 @@ void iocp_backend::poll(bool block) noexcept {
 
   OVERLAPPED_ENTRY entries[batch];
   ULONG n = 0;
+  detail::bump(counts.kernel_entries);
   // Alertable, so that wake()'s APC ends the wait (WAIT_IO_COMPLETION).
   // FALSE otherwise means a timeout: nothing was dequeued.
-  if (::GetQueuedCompletionStatusEx(port_->handle(), entries, batch, &n, timeout, TRUE)) {
+  BOOL got;
+  if (timeout != 0) {
+    blocked_wait waiting(counts);
+    got = ::GetQueuedCompletionStatusEx(port_->handle(), entries, batch, &n, timeout, TRUE);
+  } else {
+    got = ::GetQueuedCompletionStatusEx(port_->handle(), entries, batch, &n, timeout, TRUE);
+  }
+  if (got) {
     for (ULONG i = 0; i < n; ++i) dispatch(entries[i]);
   }
   fire_due_timers();
@@ -212,6 +221,7 @@ void iocp_backend::dispatch(const OVERLAPPED_ENTRY& e) noexcept {
     case key_post:
       // post() put a coroutine handle's address in the packet; the kernel
       // never dereferences it.
+      detail::bump(counts.posts_received);
       std::coroutine_handle<>::from_address(e.lpOverlapped).resume();
       return;
     case key_kick:
@@ -248,6 +258,7 @@ void iocp_backend::run_kept() noexcept {
   draining_.clear();
   kept_handles_.clear();
   port_->take_kept(kept_handles_, draining_);
+  detail::bump(counts.posts_received, kept_handles_.size());
   for (auto h : kept_handles_) h.resume();
   for (operation* op : draining_) complete(op);
   kept_handles_.clear();

@@ -35,6 +35,7 @@ void uring_backend::run_finished() noexcept {
   for (operation* op : finishing_) {
     op->state = op_state::idle;
     in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    count_completion(counts, *op);
     op->complete(op);
   }
   finishing_.clear();

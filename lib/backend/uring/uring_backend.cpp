@@ -99,7 +99,7 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
   if (ud == ud_ignore) return;
   if (ud == ud_wake) {
     arm_wake_read();
-    posted_.drain();
+    bump(counts.posts_received, posted_.drain());
     return;
   }
   // user_data is the address of an operation that this ring started and
@@ -113,6 +113,7 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
     op->res = res;
   }
   in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  count_completion(counts, *op);
   op->complete(op);
 }
 
@@ -190,11 +191,14 @@ void uring_backend::poll(bool block) noexcept {
   const std::int64_t timer_ns = block ? timers_.time_to_next(timer_heap::now()) : -1;
   if (timer_ns == 0) block = false;  // a timer is due: no wait at all
   int r;
+  bump(counts.kernel_entries);
   if (!block) {
     r = io_uring_submit_and_get_events(&ring_);
   } else if (timer_ns < 0) {
+    blocked_wait waiting(counts);
     r = io_uring_submit_and_wait(&ring_, 1);
   } else {
+    blocked_wait waiting(counts);
     // Bounded by the earliest deadline (IORING_ENTER_EXT_ARG: no timeout
     // SQE on kernels 5.11+).
     __kernel_timespec ts{};

@@ -1,0 +1,107 @@
+// lib/core/counters.hpp: one worker's counters (runtime::metrics()).
+//
+// Each worker owns one worker_counters, in its backend. Only the owning
+// worker's thread writes it, with a relaxed load and a relaxed store (no
+// read-modify-write, no lock, no fence: as cheap as a plain increment);
+// any thread reads it with relaxed loads, so a snapshot is each counter's
+// value at some recent moment, not one instant across all of them. The
+// struct is cache-line aligned, so no two workers' counters share a line.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "corio/detail/operation.hpp"
+
+namespace corio::detail {
+
+struct alignas(64) worker_counters {
+  // Operations handed to the backend (detail::start) are counted per kind
+  // in `started` below; of those, the ones that finished at once (start returned false).
+  std::uint64_t inline_completions = 0;
+  // Operations completed through the loop (a CQE, an event, a packet, a timer).
+  std::uint64_t completions = 0;
+  // Waits and submissions that entered the kernel (io_uring_enter,
+  // epoll_wait, GetQueuedCompletionStatusEx).
+  std::uint64_t kernel_entries = 0;
+  // Polls that completed nothing and resumed nothing.
+  std::uint64_t empty_polls = 0;
+  // Coroutines resumed here that another thread posted (schedule, wake-ups
+  // of channels and events, spawn from outside).
+  std::uint64_t posts_received = 0;
+  // Bytes that completed receives and sends moved.
+  std::uint64_t bytes_read = 0;
+  std::uint64_t bytes_written = 0;
+  // Turns of the worker loop, and returns from a blocking wait: the stall
+  // detector watches their sum move.
+  std::uint64_t turns = 0;
+  std::uint64_t wakeups = 0;
+  // Gauges, stored rather than counted.
+  std::uint64_t ready_queue = 0;  // coroutines ready to run at the start of the last turn
+  std::uint64_t waiting = 0;      // 1 while blocked in the backend
+  std::uint64_t start_ns = 0;     // steady clock when the loop began
+  std::uint64_t cpu_clock = 0;    // the worker thread's CPU clock (sys/thread_clock.hpp); 0: none
+  // Per op_code: operations started here, and operations that finished
+  // here (at once, or completed later). Their difference, summed over the
+  // workers, is what is in flight (on IOCP a completion may come on
+  // another worker than its start).
+  std::uint64_t started[op_code_count] = {};
+  std::uint64_t completed[op_code_count] = {};
+};
+
+// Sockets open in the process (made minus closed): per socket, not per
+// operation, so a shared read-modify-write is fine here.
+inline std::atomic<std::int64_t> sockets_open{0};
+
+// Owner thread only: adds `n` to `c` (see the note above).
+inline void bump(std::uint64_t& c, std::uint64_t n = 1) noexcept {
+  std::atomic_ref<std::uint64_t> r(c);
+  r.store(r.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+// Owner thread only: sets a gauge.
+inline void set_gauge(std::uint64_t& c, std::uint64_t v) noexcept {
+  std::atomic_ref<std::uint64_t>(c).store(v, std::memory_order_relaxed);
+}
+// Any thread.
+inline std::uint64_t read_counter(const std::uint64_t& c) noexcept {
+  // The counter itself is never const (it lives in a backend); only this view is.
+  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(c)).load(std::memory_order_relaxed);
+}
+
+// A backend's blocking wait in the kernel, as the counters see it: the
+// `waiting` gauge is 1 while it lasts (the stall detector leaves a waiting
+// worker alone) and its end counts a wake-up. No clock is read: the time
+// split comes from the thread's CPU clock, read by runtime::metrics().
+class blocked_wait {
+ public:
+  explicit blocked_wait(worker_counters& c) noexcept : c_(c) { set_gauge(c_.waiting, 1); }
+  ~blocked_wait() {
+    set_gauge(c_.waiting, 0);
+    bump(c_.wakeups);
+  }
+  blocked_wait(const blocked_wait&) = delete;
+  blocked_wait& operator=(const blocked_wait&) = delete;
+
+ private:
+  worker_counters& c_;
+};
+
+// The bytes an operation with result `res` moved, counted where it finished.
+inline void count_bytes(worker_counters& c, op_code code, std::int64_t res) noexcept {
+  if (res <= 0) return;
+  if (code == op_code::recv) {
+    bump(c.bytes_read, static_cast<std::uint64_t>(res));
+  } else if (code == op_code::send || code == op_code::send_vectored) {
+    bump(c.bytes_written, static_cast<std::uint64_t>(res));
+  }
+}
+
+// A backend calls this as it completes `op` (res set), before op.complete.
+inline void count_completion(worker_counters& c, const operation& op) noexcept {
+  bump(c.completions);
+  bump(c.completed[static_cast<std::size_t>(op.code)]);
+  count_bytes(c, op.code, op.res);
+}
+
+}  // namespace corio::detail
