@@ -215,9 +215,11 @@ TEST_F(tls_peer, WrongHostNameIsRefused) {
 TEST_F(tls_peer, IpAddressNameIsVerifiedAgainstTheCertificate) {
   auto ctx = client_context();
   run([&]() -> task<void> {
-    auto c = co_await connect(ctx, echo_port, "127.0.0.1");
-    CO_ASSERT(c.stream);
-    EXPECT_TRUE(c.handshake) << c.handshake.error().message() << ": " << c.detail;
+    {
+      auto c = co_await connect(ctx, echo_port, "127.0.0.1");
+      CO_ASSERT(c.stream);
+      EXPECT_TRUE(c.handshake) << c.handshake.error().message() << ": " << c.detail;
+    }  // closed: s_server serves one connection at a time
     auto wrong = co_await connect(ctx, echo_port, "127.0.0.2");
     CO_ASSERT(wrong.stream);
     CO_ASSERT(!wrong.handshake);
@@ -232,11 +234,13 @@ TEST_F(tls_peer, SelfSignedIsRefusedUnlessTrusted) {
   auto trusting = client_context();
   ASSERT_TRUE(trusting.trust_pem(certs->self_signed.cert_pem));
   run([&]() -> task<void> {
-    auto c = co_await connect(ctx, port, "localhost");
-    CO_ASSERT(c.stream);
-    CO_ASSERT(!c.handshake);
-    EXPECT_EQ(c.handshake.error(), corio::tls::errc::certificate_rejected)
-        << c.handshake.error().message() << ": " << c.detail;
+    {
+      auto c = co_await connect(ctx, port, "localhost");
+      CO_ASSERT(c.stream);
+      CO_ASSERT(!c.handshake);
+      EXPECT_EQ(c.handshake.error(), corio::tls::errc::certificate_rejected)
+          << c.handshake.error().message() << ": " << c.detail;
+    }  // closed: s_server serves one connection at a time
     auto t = co_await connect(trusting, port, "localhost");
     CO_ASSERT(t.stream);
     EXPECT_TRUE(t.handshake) << t.handshake.error().message() << ": " << t.detail;

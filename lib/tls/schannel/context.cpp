@@ -104,6 +104,50 @@ CERT_PUBLIC_KEY_INFO* public_key_of(HCRYPTPROV_OR_NCRYPT_KEY_HANDLE h, DWORD spe
   return info;
 }
 
+// One DER element: its tag, and its contents within `der`.
+struct der_element {
+  BYTE tag = 0;
+  const BYTE* data = nullptr;
+  std::size_t size = 0;
+};
+
+// Reads the element at `p` (definite lengths up to 4 bytes), advancing `p`;
+// false when it does not fit before `end`.
+bool next_element(const BYTE*& p, const BYTE* end, der_element& out) {
+  if (end - p < 2) return false;
+  out.tag = *p++;
+  std::size_t len = *p++;
+  if (len & 0x80) {
+    const std::size_t bytes = len & 0x7f;
+    if (bytes == 0 || bytes > 4 || static_cast<std::size_t>(end - p) < bytes) return false;
+    len = 0;
+    for (std::size_t i = 0; i < bytes; ++i) len = (len << 8) | *p++;
+  }
+  if (static_cast<std::size_t>(end - p) < len) return false;
+  out.data = p;
+  out.size = len;
+  p += len;
+  return true;
+}
+
+// PKCS#8 PrivateKeyInfo: SEQUENCE { version INTEGER, algorithm SEQUENCE {
+// OID, parameters }, privateKey OCTET STRING }. The algorithm's OID and the
+// private key's bytes. (Parsed here: Wine's CryptDecodeObjectEx has no
+// PKCS_PRIVATE_KEY_INFO.)
+bool parse_pkcs8(const std::vector<BYTE>& der, der_element& oid, der_element& key) {
+  const BYTE* p = der.data();
+  const BYTE* end = p + der.size();
+  der_element seq, version, algorithm;
+  if (!next_element(p, end, seq) || seq.tag != 0x30) return false;
+  p = seq.data;
+  end = seq.data + seq.size;
+  if (!next_element(p, end, version) || version.tag != 0x02) return false;
+  if (!next_element(p, end, algorithm) || algorithm.tag != 0x30) return false;
+  if (!next_element(p, end, key) || key.tag != 0x04) return false;
+  const BYTE* a = algorithm.data;
+  return next_element(a, algorithm.data + algorithm.size, oid) && oid.tag == 0x06;
+}
+
 // An RSA key (PKCS#1 DER) into a new CryptoAPI container.
 bool import_rsa(const BYTE* der, DWORD size, imported_key& k) {
   BYTE* blob = nullptr;
@@ -235,19 +279,16 @@ result<void> use_key(context_impl& c, std::string_view pem) noexcept {
         ok = import_rsa(der.data(), static_cast<DWORD>(der.size()), k);
       } else {
         // PKCS#8: RSA inside goes to CryptoAPI, anything else (EC) to CNG.
-        CRYPT_PRIVATE_KEY_INFO* info = nullptr;
-        DWORD size = 0;
-        if (CryptDecodeObjectEx(X509_ASN_ENCODING | PKCS_7_ASN_ENCODING, PKCS_PRIVATE_KEY_INFO,
-                                der.data(), static_cast<DWORD>(der.size()),
-                                CRYPT_DECODE_ALLOC_FLAG, nullptr, &info, &size)) {
-          if (std::strcmp(info->Algorithm.pszObjId, szOID_RSA_RSA) == 0) {
-            ok = import_rsa(info->PrivateKey.pbData, info->PrivateKey.cbData, k);
+        constexpr BYTE rsa_encryption[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+        der_element oid, key;
+        if (parse_pkcs8(der, oid, key)) {
+          if (oid.size == sizeof rsa_encryption &&
+              std::memcmp(oid.data, rsa_encryption, oid.size) == 0) {
+            ok = import_rsa(key.data, static_cast<DWORD>(key.size), k);
           } else {
             k.cng = true;
             ok = import_cng(der.data(), static_cast<DWORD>(der.size()), k);
           }
-          SecureZeroMemory(info, size);
-          LocalFree(info);
         }
       }
       SecureZeroMemory(der.data(), der.size());

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 
 #include "corio/tls/detail/engine.hpp"
@@ -405,6 +406,8 @@ struct engine {
       if (peer_closed) return make_step(status::closed);
       if (broken || !established) return failed_step(make_error_code(errc::protocol_error));
       if (cipher_begin == cipher_end) return need_input(false);
+      // TLS 1.2 shows a record's type in its header: 21 is an alert.
+      const bool alert_record = in[cipher_begin] == std::byte{21};
       std::array<SecBuffer, 4> b{{{static_cast<ULONG>(cipher_end - cipher_begin), SECBUFFER_DATA,
                                    in.data() + cipher_begin},
                                   {0, SECBUFFER_EMPTY, nullptr},
@@ -417,16 +420,20 @@ struct engine {
         return fail_with(errc::protocol_error, status_text("DecryptMessage", s));
       }
       std::size_t extra = 0;
+      bool got_data = false;
       for (const SecBuffer& x : b) {
         if (x.BufferType == SECBUFFER_DATA && x.cbBuffer > 0 && x.pvBuffer) {
           plain_begin = static_cast<std::size_t>(static_cast<std::byte*>(x.pvBuffer) - in.data());
           plain_end = plain_begin + x.cbBuffer;
+          got_data = true;
         } else if (x.BufferType == SECBUFFER_EXTRA) {
           extra = x.cbBuffer;
         }
       }
       cipher_begin = cipher_end - std::min(extra, cipher_end - cipher_begin);
-      if (s == SEC_I_CONTEXT_EXPIRED) {
+      // Windows reports the peer's close_notify as SEC_I_CONTEXT_EXPIRED;
+      // Wine (on GnuTLS) as SEC_E_OK with no data from an alert record.
+      if (s == SEC_I_CONTEXT_EXPIRED || (s == SEC_E_OK && !got_data && alert_record)) {
         peer_closed = true;  // close_notify: plaintext before it is still read first
       } else if (s == SEC_I_RENEGOTIATE) {
         if (step r = post_handshake_message(); r.st != status::ok) {
