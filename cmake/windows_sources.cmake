@@ -6,9 +6,11 @@ target_sources(corio PRIVATE
   ${PROJECT_SOURCE_DIR}/lib/sys/win/signal.cpp
   ${PROJECT_SOURCE_DIR}/lib/sys/win/socket.cpp
   ${PROJECT_SOURCE_DIR}/lib/sys/win/resolve.cpp
+  ${PROJECT_SOURCE_DIR}/lib/sys/win/file.cpp
   ${PROJECT_SOURCE_DIR}/lib/core/select_windows.cpp
   ${PROJECT_SOURCE_DIR}/lib/backend/iocp/iocp_backend.cpp
   ${PROJECT_SOURCE_DIR}/lib/backend/iocp/socket_ops.cpp
+  ${PROJECT_SOURCE_DIR}/lib/backend/iocp/file_ops.cpp
   ${PROJECT_SOURCE_DIR}/lib/backend/iocp/timer_ops.cpp
 )
 # Windows 7 SP1 is the oldest target: WSA_FLAG_NO_HANDLE_INHERIT,

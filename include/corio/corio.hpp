@@ -13,6 +13,8 @@
 #include "corio/scope.hpp"
 #include "corio/signal.hpp"
 #include "corio/sync/channel.hpp"
+#include "corio/fs/file.hpp"
+#include "corio/fs/send_file.hpp"
 #include "corio/sync/event.hpp"
 #include "corio/sync/mutex.hpp"
 #include "corio/task.hpp"

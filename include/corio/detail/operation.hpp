@@ -26,6 +26,7 @@ struct overlapped_storage {
 
 struct socket_core;
 struct accept_state;
+struct file_request;
 struct address_storage;
 
 /// What an operation does. Each backend's start() has one case per code.
@@ -37,6 +38,11 @@ enum class op_code : std::uint8_t {
   accept,         // sock (a listener), accept: take one connection
   connect,        // sock, connect_to: connect to a peer
   timer,          // deadline_ns: wait until the steady clock reaches it
+  file_open,      // file (path, flags, mode): open a file; res is the new handle
+  file_read,      // file (handle, offset, data, size): read at an offset
+  file_write,     // file (handle, offset, data, size): write at an offset
+  file_sync,      // file (handle): flush the file's data and metadata to the device
+  send_file,      // sock, file (handle, offset, size): send file bytes to the socket
 };
 
 /// One buffer of a gather write. On Linux it has the layout of struct iovec
@@ -101,7 +107,7 @@ struct operation {
     std::uint32_t timer_index;   // a timer: its position in the timer heap
     std::uint32_t registration;  // epoll, a socket operation: the registration it waits in
   } place{};
-  // The socket it works on (every code but timer). The socket outlives the
+  // The socket it works on (every code but timer and file_*). The socket outlives the
   // operation: it is released only after every operation on it completed.
   socket_core* sock = nullptr;
   // The arguments of each code, in the member its comment names.
@@ -117,6 +123,7 @@ struct operation {
     accept_state* accept;              // accept: where the peer's address goes
     const address_storage* connect_to; // connect
     std::int64_t deadline_ns;          // timer: on the steady clock
+    file_request* file;                // file_*, send_file (in the awaiter, beside the operation)
   } args{};
 };
 

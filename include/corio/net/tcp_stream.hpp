@@ -99,6 +99,10 @@ class write_half {
   /// Completes at once. errc::not_open on a closed stream.
   result<void> shutdown() noexcept;
 
+  /// The stream's shared state, for operations that write through it
+  /// (fs::send_file); null when the stream is closed.
+  detail::socket_core* core() const noexcept { return sock_; }
+
  private:
   friend class tcp_stream;
   explicit write_half(detail::socket_core* s) noexcept : sock_(s) {}

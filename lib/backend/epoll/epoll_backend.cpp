@@ -110,6 +110,10 @@ void epoll_backend::complete_later(operation& op, std::int64_t res) noexcept {
 void epoll_backend::cancel(operation& op) noexcept {
   // Not waiting: already finished, its completion queued.
   if (op.state != op_state::waiting) return;
+  if (is_pool_file_op(op.code)) {
+    cancel_on_pool(op);
+    return;
+  }
   if (op.code == op_code::timer) {
     if (timers_.holds(op.place.timer_index, op)) {
       timers_.remove(op.place.timer_index);
@@ -137,6 +141,7 @@ void epoll_backend::poll(bool block) noexcept {
     wait_for_events(idle);
   }
   expire_timers();
+  run_pool_done();
   run_completed();
 }
 

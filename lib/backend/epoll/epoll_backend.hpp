@@ -18,6 +18,7 @@
 #include "backend/backend.hpp"
 #include "backend/posted_queue.hpp"
 #include "backend/timer_heap.hpp"
+#include "corio/detail/file_io.hpp"
 
 namespace corio::detail {
 
@@ -102,6 +103,14 @@ class epoll_backend final : public backend {
   bool started() noexcept;
   // Queues `op`, a timer, in the heap (timer_ops.cpp).
   bool start_timer(operation& op) noexcept;
+  // File operations (file_ops.cpp): run on the runtime's blocking pool;
+  // the pool thread pushes the finished request on pool_done_ and wakes
+  // this worker, whose poll completes it.
+  bool start_on_pool(operation& op) noexcept;
+  static void run_on_pool(blocking_job& job) noexcept;
+  static void finish_on_pool(blocking_job& job) noexcept;
+  void run_pool_done() noexcept;
+  bool cancel_on_pool(operation& op) noexcept;
   // Parks `op` in this worker's registration of its socket until the socket
   // is ready in op's direction. Returns false with op.res set when the
   // registration fails.
@@ -173,6 +182,9 @@ class epoll_backend final : public backend {
 
   // Posts from other threads; its eventfd is in the epoll set.
   posted_queue posted_;
+  // File calls the blocking pool finished (a lock-free stack, pushed by
+  // pool threads, taken whole by this worker; file_request::next_done).
+  std::atomic<file_request*> pool_done_{nullptr};
   // Written by this worker only; read by others (relaxed) for in_flight().
   std::atomic<std::int64_t> in_flight_{0};
 };
@@ -197,6 +209,13 @@ inline constexpr std::uint64_t ev_wake = 0;
 
 // The registrations one pool holds at most (op.place.registration is 32 bits).
 inline constexpr std::uint32_t max_registrations = UINT32_MAX;
+
+// The operations that run on the blocking pool: every file call (a
+// regular file is always "ready" to epoll, so readiness cannot help).
+constexpr bool is_pool_file_op(op_code code) noexcept {
+  return code == op_code::file_open || code == op_code::file_read || code == op_code::file_write ||
+         code == op_code::file_sync;
+}
 
 // Reads (and accepts) wait on a socket's read side, the rest on its write side.
 constexpr bool waits_to_read(op_code code) noexcept {

@@ -2,12 +2,14 @@
 // non-blocking syscall, tried inline first and retried when epoll reports
 // the socket ready: one case per op_code in perform().
 #include <netinet/in.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cerrno>
 
 #include "backend/epoll/epoll_backend.hpp"
+#include "corio/detail/file_io.hpp"
 
 namespace corio::detail {
 
@@ -76,7 +78,21 @@ std::int64_t perform(operation& op) noexcept {
     }
     case op_code::connect:
       return finish_connect(fd, *op.args.connect_to);
+    case op_code::send_file: {
+      // The socket is non-blocking, so this never waits for room in it;
+      // it may wait for the disk (a page-cache miss), as a read would.
+      file_request& req = *op.args.file;
+      const std::uint64_t want = req.size < max_file_step ? req.size : max_file_step;
+      return retry_eintr([&] {
+        off_t off = static_cast<off_t>(req.offset);
+        return ::sendfile(fd, static_cast<int>(req.handle), &off, want);
+      });
+    }
     case op_code::timer:
+    case op_code::file_open:
+    case op_code::file_read:
+    case op_code::file_write:
+    case op_code::file_sync:
       break;
   }
   return -EINVAL;
@@ -98,6 +114,7 @@ std::int64_t begin_connect(operation& op) noexcept {
 
 bool epoll_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
+  if (is_pool_file_op(op.code)) return start_on_pool(op);  // file_ops.cpp
   const std::int64_t r = op.code == op_code::connect ? begin_connect(op) : perform(op);
   if (r != -EAGAIN) return finish(op, r);
   return wait(op);

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "corio/detail/file_io.hpp"
 
 namespace corio::detail {
 
@@ -217,6 +218,17 @@ class iocp_backend final : public backend {
   bool start_accept(operation& op, bool skip) noexcept;
   bool start_connect(operation& op, bool skip) noexcept;
   bool start_timer(operation& op) noexcept;
+  // Files (file_ops.cpp): reads and writes overlapped on the port,
+  // send_file as TransmitFile, open and sync on the blocking pool.
+  bool start_file(operation& op) noexcept;
+  bool start_send_file(operation& op) noexcept;
+  bool start_on_pool(operation& op) noexcept;
+  static void run_on_pool(blocking_job& job) noexcept;
+  static void finish_on_pool(blocking_job& job) noexcept;
+  // Any thread: completes `op` (its res set) through the port.
+  void deliver(operation& op) noexcept;
+  // Cancels a file operation; false for a code that is not one.
+  bool cancel_file(operation& op) noexcept;
   // After a start whose call returned `ok`: in flight (true), or finished
   // now (false) with op.res set. `skip` was read before the call.
   bool after_start(operation& op, bool ok, bool skip, DWORD error) noexcept;

@@ -123,6 +123,7 @@ bool iocp_backend::after_start(operation& op, bool ok, bool skip, DWORD error) n
 
 bool iocp_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
+  if (op.code >= op_code::file_open) return start_file(op);  // file_ops.cpp
   const auto skip = associate(*op.sock);
   if (!skip) return fail_now(op, res_from(skip.error()));
   // The kernel requires a zeroed OVERLAPPED (hEvent null: no event to set,

@@ -52,7 +52,8 @@ result<void> check_opcodes(io_uring& ring) {
                                                                    io_uring_free_probe);
   if (!probe) return fail(std::errc::function_not_supported);
   for (int op : {IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV, IORING_OP_SEND,
-                 IORING_OP_READ, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL}) {
+                 IORING_OP_READ, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+                 IORING_OP_OPENAT, IORING_OP_WRITE, IORING_OP_FSYNC}) {
     if (!io_uring_opcode_supported(probe.get(), op)) return fail(std::errc::function_not_supported);
   }
   return {};

@@ -17,6 +17,7 @@ static_assert(sizeof(io_vec) == sizeof(iovec) && offsetof(io_vec, data) == offse
 
 bool uring_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
+  if (op.code >= op_code::file_open) return start_file(op);  // file_ops.cpp
   io_uring_sqe* sqe = sqe_for(op);
   if (!sqe) return false;
   const int fd = static_cast<int>(op.sock->handle);
@@ -56,6 +57,11 @@ bool uring_backend::start(operation& op) noexcept {
                             op.args.connect_to->size);
       break;
     case op_code::timer:
+    case op_code::file_open:
+    case op_code::file_read:
+    case op_code::file_write:
+    case op_code::file_sync:
+    case op_code::send_file:
       break;  // handled above
   }
   return started();

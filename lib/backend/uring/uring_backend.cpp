@@ -105,8 +105,14 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
   // user_data is the address of an operation that this ring started and
   // that stays in its awaiting frame until complete() resumes the frame.
   auto* op = reinterpret_cast<operation*>(static_cast<std::uintptr_t>(ud));
+  // A send_file waits for room in the socket with a poll; the sendfile
+  // itself runs here (file_ops.cpp).
+  if (op->code == op_code::send_file) {
+    if (send_file_ready(*op, res)) return;  // polling again; op.res is set otherwise
+  } else {
+    op->res = res;
+  }
   in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  op->res = res;
   op->complete(op);
 }
 
@@ -167,6 +173,7 @@ void uring_backend::reap() noexcept {
 }
 
 void uring_backend::poll(bool block) noexcept {
+  send_file_inline_left_ = send_file_inline_budget;
   // Finished-without-CQE work (a cancelled timer) must not wait for one.
   if (!finished_.empty()) block = false;
   // With work waiting in the worker (coroutines ready to run, finished

@@ -43,6 +43,15 @@ class uring_backend final : public backend {
   bool started() noexcept;
   // Queues `op`, a timer, in the heap (timer_ops.cpp).
   bool start_timer(operation& op) noexcept;
+  // The file operations and send_file (file_ops.cpp).
+  bool start_file(operation& op) noexcept;
+  // send_file: one non-blocking sendfile(2) inline while the inline budget
+  // lasts, else (or when the socket is full) a POLLOUT poll whose
+  // completion retries it. Returns like start().
+  bool send_file_step(operation& op) noexcept;
+  // A send_file's poll completed with `res`: retries the sendfile. True
+  // when the operation is still in flight (polling again).
+  bool send_file_ready(operation& op, std::int32_t res) noexcept;
   // The msghdr of the gather write in `sqe`: one per submission-queue slot,
   // which the kernel has read once it consumed the SQE (IORING_FEAT_SUBMIT_STABLE,
   // 5.5+), before the slot is handed out again.
@@ -80,6 +89,10 @@ class uring_backend final : public backend {
   // The last io_uring_enter error reported (0: the last enter succeeded).
   int last_enter_error_ = 0;
   std::vector<operation*> finishing_;
+  // sendfile(2) calls a worker makes inline before it polls again, so one
+  // large transfer to a fast reader cannot starve the other connections.
+  static constexpr int send_file_inline_budget = 16;
+  int send_file_inline_left_ = send_file_inline_budget;
   // Written by this worker only; read by others (relaxed) for in_flight().
   std::atomic<std::int64_t> in_flight_{0};
 };

@@ -107,6 +107,19 @@ int portable_errno(DWORD code) noexcept {
     case WSAENOTSOCK: e = not_a_socket; break;
     case WSAEACCES:
     case ERROR_ACCESS_DENIED: e = permission_denied; break;
+    // Files (fs::file).
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+    case ERROR_INVALID_NAME:
+    case ERROR_BAD_NETPATH: e = no_such_file_or_directory; break;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS: e = file_exists; break;
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_LOCK_VIOLATION: e = device_or_resource_busy; break;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL: e = no_space_on_device; break;
+    case ERROR_DIRECTORY: e = not_a_directory; break;
+    case ERROR_FILENAME_EXCED_RANGE: e = filename_too_long; break;
     case WSAEFAULT: e = bad_address; break;
     case WSAEINVAL:
     case ERROR_INVALID_PARAMETER: e = invalid_argument; break;

@@ -1,0 +1,276 @@
+// tests/fs/file_test.cpp: fs::file on every backend: reads and writes at
+// offsets, short reads at the end, writes past the end, a file removed while
+// open, open's errors, info, sync, and a closed file.
+#include "corio/fs/file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "corio/cancel.hpp"
+#include "corio/when.hpp"
+#include "fs/temp_dir.hpp"
+#include "support/loopback.hpp"
+#include "support/run.hpp"
+
+#ifndef _WIN32
+#include <unistd.h>
+#endif
+
+namespace corio::test {
+namespace {
+
+using fs::open_flags;
+
+class file_test : public runtime_test {
+ protected:
+  temp_dir dir;
+};
+
+std::vector<std::byte> bytes_of(std::string_view s) {
+  std::vector<std::byte> out(s.size());
+  std::memcpy(out.data(), s.data(), s.size());
+  return out;
+}
+
+TEST_F(file_test, WritesAndReadsBackAtOffsets) {
+  const std::string path = dir.file("a.bin");
+  run([](std::string path) -> task<void> {
+    auto f = co_await fs::file::open(path, open_flags::read | open_flags::write | open_flags::create);
+    CO_ASSERT(f.has_value());
+    EXPECT_TRUE(f->is_open());
+    const auto data = random_bytes(100'000, 7);
+    std::size_t at = 0;
+    while (at < data.size()) {
+      auto n = co_await f->write_at(at, std::span(data).subspan(at));
+      CO_ASSERT(n.has_value());
+      CO_ASSERT(*n > 0);
+      at += *n;
+    }
+    std::vector<std::byte> back(data.size());
+    auto n = co_await f->read_at(0, back);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, data.size());
+    EXPECT_EQ(back, data);
+    // A read in the middle.
+    std::vector<std::byte> mid(10);
+    n = co_await f->read_at(5000, mid);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, 10u);
+    EXPECT_TRUE(std::equal(mid.begin(), mid.end(), data.begin() + 5000));
+    auto info = f->info();
+    CO_ASSERT(info.has_value());
+    EXPECT_EQ(info->size, data.size());
+    EXPECT_TRUE(info->regular);
+    EXPECT_FALSE(info->directory);
+    const auto age = std::chrono::system_clock::now() - info->modified;
+    EXPECT_LT(age, std::chrono::hours(1)) << "modified time is not the write's";
+    EXPECT_TRUE((co_await f->sync()).has_value());
+    EXPECT_TRUE(f->close().has_value());
+    EXPECT_FALSE(f->is_open());
+  }(path));
+  EXPECT_EQ(std::filesystem::file_size(path), 100'000u);
+}
+
+TEST_F(file_test, ShortReadAtTheEndAndZeroPastIt) {
+  const std::string path = dir.write("ten.bin", bytes_of("0123456789"));
+  run([](std::string path) -> task<void> {
+    auto f = co_await fs::file::open(path, open_flags::read);
+    CO_ASSERT(f.has_value());
+    std::vector<std::byte> buf(64);
+    auto n = co_await f->read_at(6, buf);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, 4u);  // short: the file ends
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), 4), "6789");
+    n = co_await f->read_at(10, buf);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, 0u);  // at the end
+    n = co_await f->read_at(1'000'000'000'000ull, buf);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, 0u);  // far past it
+    n = co_await f->read_at(0, std::span<std::byte>());
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, 0u);  // an empty buffer reaches no kernel
+  }(path));
+}
+
+TEST_F(file_test, WritePastTheEndExtendsWithZeros) {
+  const std::string path = dir.write("short.bin", bytes_of("abc"));
+  run([](std::string path) -> task<void> {
+    auto f = co_await fs::file::open(path, open_flags::read | open_flags::write);
+    CO_ASSERT(f.has_value());
+    const auto tail = bytes_of("XYZ");
+    auto n = co_await f->write_at(100, tail);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, 3u);
+    auto info = f->info();
+    CO_ASSERT(info.has_value());
+    EXPECT_EQ(info->size, 103u);
+    std::vector<std::byte> all(200);
+    auto r = co_await f->read_at(0, all);
+    CO_ASSERT(r.has_value());
+    CO_ASSERT(*r == 103u);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(all.data()), 3), "abc");
+    for (std::size_t i = 3; i < 100; ++i) EXPECT_EQ(all[i], std::byte{0}) << "at " << i;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(all.data() + 100), 3), "XYZ");
+  }(path));
+}
+
+TEST_F(file_test, TruncateAndAppend) {
+  const std::string path = dir.write("t.bin", bytes_of("old contents"));
+  run([](std::string path) -> task<void> {
+    {
+      auto f = co_await fs::file::open(path, open_flags::write | open_flags::truncate);
+      CO_ASSERT(f.has_value());
+      EXPECT_EQ(f->info()->size, 0u);
+      EXPECT_EQ(*(co_await f->write_at(0, bytes_of("new"))), 3u);
+    }
+    {
+      // append: writes go to the end, whatever the offset says.
+      auto f = co_await fs::file::open(path, open_flags::write | open_flags::append);
+      CO_ASSERT(f.has_value());
+      EXPECT_EQ(*(co_await f->write_at(0, bytes_of("+more"))), 5u);
+    }
+    auto f = co_await fs::file::open(path, open_flags::read);
+    CO_ASSERT(f.has_value());
+    std::vector<std::byte> buf(64);
+    auto n = co_await f->read_at(0, buf);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), *n), "new+more");
+  }(path));
+}
+
+TEST_F(file_test, RemovedWhileOpenStaysReadable) {
+  // Linux: the inode lives while a descriptor refers to it. Windows: corio
+  // opens with FILE_SHARE_DELETE, so the name can be removed while the file
+  // is open and the open handle reads on.
+  const std::string path = dir.write("gone.bin", bytes_of("still here"));
+  run([](std::string path) -> task<void> {
+    auto f = co_await fs::file::open(path, open_flags::read);
+    CO_ASSERT(f.has_value());
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    EXPECT_FALSE(ec) << "remove while open: " << ec.message();
+    EXPECT_FALSE(std::filesystem::exists(path)) << "the name is still there";
+    std::vector<std::byte> buf(64);
+    auto n = co_await f->read_at(0, buf);
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), *n), "still here");
+    // And it cannot be opened again by its old name.
+    auto again = co_await fs::file::open(path, open_flags::read);
+    CO_ASSERT(!again.has_value());
+    EXPECT_EQ(again.error(), std::errc::no_such_file_or_directory);
+  }(path));
+}
+
+TEST_F(file_test, OpenErrorsAreThePortableOnes) {
+  const std::string missing = dir.file("missing.bin");
+  const std::string directory = dir.path().string();
+  const std::string existing = dir.write("exists.bin", bytes_of("x"));
+  run([](std::string missing, std::string directory, std::string existing) -> task<void> {
+    auto r = co_await fs::file::open(missing, open_flags::read);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), std::errc::no_such_file_or_directory) << r.error().message();
+    r = co_await fs::file::open(directory, open_flags::read);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), std::errc::is_a_directory) << r.error().message();
+    r = co_await fs::file::open(existing, open_flags::write | open_flags::create | open_flags::exclusive);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), std::errc::file_exists) << r.error().message();
+    // Flags that cannot open anything are refused before any system call.
+    for (auto bad : {open_flags::create, open_flags::read | open_flags::truncate,
+                     open_flags::read | open_flags::append, open_flags::write | open_flags::exclusive}) {
+      r = co_await fs::file::open(existing, bad);
+      CO_ASSERT(!r);
+      EXPECT_EQ(r.error(), std::errc::invalid_argument);
+    }
+    r = co_await fs::file::open(std::string_view("exists.bin\0x", 12), open_flags::read);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), std::errc::invalid_argument);
+    r = co_await fs::file::open("", open_flags::read);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), std::errc::no_such_file_or_directory);
+  }(missing, directory, existing));
+}
+
+TEST_F(file_test, OpenWithoutPermissionIsPermissionDenied) {
+  std::string path = dir.write("ro.bin", bytes_of("read only"));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read);
+#ifndef _WIN32
+  // root may write any file; sysfs refuses a write open of a read-only
+  // attribute even to root.
+  if (::geteuid() == 0) {
+    path = "/sys/kernel/notes";
+    if (!std::filesystem::exists(path)) GTEST_SKIP() << "running as root without /sys/kernel/notes";
+  }
+#endif
+  run([](std::string path) -> task<void> {
+    auto r = co_await fs::file::open(path, open_flags::write);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), std::errc::permission_denied) << r.error().message();
+  }(path));
+  std::filesystem::permissions(dir.file("ro.bin"), std::filesystem::perms::owner_all);
+}
+
+TEST_F(file_test, ClosedFileRefusesOperations) {
+  run([]() -> task<void> {
+    fs::file f;
+    EXPECT_FALSE(f.is_open());
+    std::vector<std::byte> buf(4);
+    auto n = co_await f.read_at(0, buf);
+    CO_ASSERT(!n);
+    EXPECT_EQ(n.error(), errc::not_open);
+    n = co_await f.write_at(0, buf);
+    CO_ASSERT(!n);
+    EXPECT_EQ(n.error(), errc::not_open);
+    EXPECT_EQ((co_await f.sync()).error(), errc::not_open);
+    EXPECT_EQ(f.info().error(), errc::not_open);
+    EXPECT_EQ(f.close().error(), errc::not_open);
+  }());
+}
+
+TEST_F(file_test, ManyReadsInFlightAtOnce) {
+  std::vector<std::byte> data(64 * 1024);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = pattern_at(i);
+  const std::string path = dir.write("many.bin", data);
+  run([](std::string path) -> task<void> {
+    auto f = co_await fs::file::open(path, open_flags::read);
+    CO_ASSERT(f.has_value());
+    auto chunk = [&f](std::uint64_t at) -> task<bool> {
+      std::vector<std::byte> buf(4096);
+      auto n = co_await f->read_at(at, buf);
+      if (!n || *n != buf.size()) co_return false;
+      for (std::size_t i = 0; i < buf.size(); ++i) {
+        if (buf[i] != pattern_at(at + i)) co_return false;
+      }
+      co_return true;
+    };
+    auto [a, b, c, d] = co_await when_all(chunk(0), chunk(4096 * 3), chunk(4096 * 7), chunk(4096 * 15));
+    EXPECT_TRUE(a && b && c && d);
+  }(path));
+}
+
+TEST_F(file_test, OperationsTakeWithStopAndWithTimeout) {
+  const std::string path = dir.write("s.bin", bytes_of("stoppable"));
+  run([](std::string path) -> task<void> {
+    auto f = co_await with_timeout(fs::file::open(path, open_flags::read), std::chrono::seconds(10));
+    CO_ASSERT(f.has_value());
+    std::vector<std::byte> buf(64);
+    auto n = co_await with_timeout(f->read_at(0, buf), std::chrono::seconds(10));
+    CO_ASSERT(n.has_value());
+    EXPECT_EQ(*n, 9u);
+    // A stop requested before the start: never reaches the kernel.
+    std::stop_source stop;
+    stop.request_stop();
+    n = co_await with_stop(f->read_at(0, buf), stop.get_token());
+    CO_ASSERT(!n);
+    EXPECT_EQ(n.error(), std::errc::operation_canceled);
+  }(path));
+}
+
+}  // namespace
+}  // namespace corio::test
