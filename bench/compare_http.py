@@ -13,7 +13,14 @@ and after. Prints, per case, the median requests/s, p99 and CPU microseconds per
 request of each server, and the ratios to nginx (CPU below 1.00x: corio spends
 less per request; p99 below 1.00x: corio's tail is shorter).
 
+With --tls both serve HTTPS with one ECDSA P-256 certificate made for the run
+(nginx: `listen ... ssl`, TLS 1.2 and 1.3, its default ciphers and session
+tickets; http_server --tls-cert/--tls-key): wrk's keep-alive connections make
+one handshake each, so the figure is the cost of a request with its records
+encrypted and decrypted.
+
   bench/compare_http.py --server build/bench/demos/http_server --rounds 5 --seconds 5
+  bench/compare_http.py --server build/bench/demos/http_server --tls
 """
 import argparse
 import getpass
@@ -80,7 +87,16 @@ def stop(p):
         p.wait()
 
 
-def nginx_conf(work, site, port):
+def make_cert(work):
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-days", "1"], check=True, capture_output=True)
+    return cert, key
+
+
+def nginx_conf(work, site, port, tls=None):
     user = getpass.getuser()
     lines = [
         "worker_processes 1;",
@@ -102,7 +118,10 @@ def nginx_conf(work, site, port):
         f"  uwsgi_temp_path {work}/uwsgi;",
         f"  scgi_temp_path {work}/scgi;",
         "  server {",
-        f"    listen 127.0.0.1:{port};",
+        f"    listen 127.0.0.1:{port}{' ssl' if tls else ''};",
+        f"    ssl_certificate {tls[0]};" if tls else "",
+        f"    ssl_certificate_key {tls[1]};" if tls else "",
+        "    ssl_protocols TLSv1.2 TLSv1.3;" if tls else "",
         f"    root {site};",
         '    location = /hello { return 200 "hello"; }',
         "  }",
@@ -143,6 +162,7 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--server-cores", default="0", help="taskset list for every server")
     ap.add_argument("--client-cores", default="1", help="taskset list for wrk")
+    ap.add_argument("--tls", action="store_true", help="HTTPS on both servers")
     args = ap.parse_args()
     for tool in ("wrk", args.nginx, "taskset"):
         if not shutil.which(tool):
@@ -159,15 +179,19 @@ def main():
     cases = [("/hello", "/hello"), ("4 KiB file", "/4k.bin"), ("1 MiB file", "/1m.bin")]
 
     servers = {}
+    tls = make_cert(work) if args.tls else None
+    scheme = "https" if tls else "http"
+    tls_args = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
     try:
         port = free_port()
-        conf = nginx_conf(work, site, port)
+        conf = nginx_conf(work, site, port, tls)
         servers["nginx"] = (start([args.nginx, "-p", work, "-c", conf, "-g", "daemon off;"],
                                   args.server_cores), port)
         for b in args.backends.split(","):
             port = free_port()
             servers[f"corio-{b}"] = (start([args.server, "--root", site, "--port", str(port),
-                                            "--threads", "1", "--backend", b], args.server_cores), port)
+                                            "--threads", "1", "--backend", b] + tls_args,
+                                           args.server_cores), port)
         for name, (p, port) in servers.items():
             wait_port(port, p)
 
@@ -180,13 +204,13 @@ def main():
                     p, port = servers[name]
                     pids = family(p.pid)
                     before = sum(cpu_seconds(x) for x in pids)
-                    rps, p99, total = wrk(f"http://127.0.0.1:{port}{path}", args)
+                    rps, p99, total = wrk(f"{scheme}://127.0.0.1:{port}{path}", args)
                     after = sum(cpu_seconds(x) for x in pids)
                     results[(case, name)].append((rps, p99, (after - before) / total * 1e6))
                     print(f"round {r + 1} {case:11} {name:12} {rps:10.0f} req/s  p99 {p99:7.2f} ms  "
                           f"{(after - before) / total * 1e6:6.2f} us CPU/req", file=sys.stderr)
 
-        print(f"\nwrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds, medians; "
+        print(f"\n{scheme}: wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds, medians; "
               f"servers on cores {args.server_cores}, wrk on {args.client_cores}\n")
         print("| case | server | requests/s | p99 ms | CPU us/request | CPU vs nginx | p99 vs nginx |")
         print("|---|---|---:|---:|---:|---:|---:|")

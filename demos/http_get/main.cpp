@@ -2,10 +2,13 @@
 // Several URLs to one host share a keep-alive connection; bodies come by
 // Content-Length, chunked, or until the server closes. A progress bar with
 // rate and ETA is drawn on stderr when it is a terminal and the body is
-// large. Redirects are not followed (the Location is printed).
+// large. Redirects are not followed (the Location is printed). https://
+// URLs go over corio::tls::stream, verifying the server's certificate and
+// name against the system's roots (or --cacert).
 //
 //   http_get http://127.0.0.1:8080/big.bin -o big.bin
 //   http_get http://localhost:8080/a http://localhost:8080/b   (one connection)
+//   http_get https://localhost:8443/a --cacert ca.pem
 #include <fmt/core.h>
 
 #include <array>
@@ -20,6 +23,7 @@
 
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
+#include "corio/tls/stream.hpp"
 #include "http/parser.hpp"
 #include "http/util.hpp"
 
@@ -46,22 +50,27 @@ enum exit_code : int {
 };
 
 constexpr std::string_view help_text =
-    "usage: http_get URL... [-o FILE] [--timeout SECONDS] [--backend auto|uring|epoll|iocp]\n"
+    "usage: http_get URL... [-o FILE] [--timeout SECONDS] [--cacert FILE]\n"
+    "                [--backend auto|uring|epoll|iocp]\n"
     "\n"
-    "Downloads each URL (http://host[:port]/path) with HTTP/1.1 GET and writes the\n"
+    "Downloads each URL (http:// or https://host[:port]/path) with HTTP/1.1 GET and writes the\n"
     "bodies, in order, to FILE (-o) or stdout. URLs to the same host in a row share\n"
     "one keep-alive connection. A progress bar (rate, ETA) is drawn on stderr for\n"
     "bodies over 1 MiB when stderr is a terminal. Redirects are not followed.\n"
     "\n"
     "  -o, --output FILE   write the bodies here instead of stdout\n"
-    "  --timeout SECONDS   for connecting and for each read (default 30)\n"
+    "  --timeout SECONDS   for connecting (and the TLS handshake) and for each read\n"
+    "                      (default 30)\n"
+    "  --cacert FILE       https: trust the certificates in FILE (PEM) besides the\n"
+    "                      system's; the server's certificate and name are verified\n"
     "  --backend NAME      I/O backend (default auto)\n"
     "\n"
     "exit codes (several URLs: the first failure decides):\n"
     "  0  every answer was 2xx and complete\n"
     "  1  local error (the output cannot be written, the runtime cannot start)\n"
     "  2  bad arguments\n"
-    "  3  no connection (name not resolved, refused, timed out)\n"
+    "  3  no connection (name not resolved, refused, timed out, TLS handshake or\n"
+    "     certificate refused)\n"
     "  4  bad response (malformed, truncated, connection lost)\n"
     "  5  an HTTP error status (4xx, 5xx); its body is written\n"
     "  6  a redirect (3xx), not followed; its Location is printed\n";
@@ -71,6 +80,7 @@ struct options {
   std::string output;
   std::chrono::milliseconds timeout{30'000};
   corio::backend_kind backend = corio::backend_kind::automatic;
+  std::string cacert;
 };
 
 bool stderr_is_terminal() {
@@ -275,14 +285,20 @@ corio::task<int> run(const options& opt, std::FILE* out) {
   std::vector<http::url> urls;
   for (const auto& text : opt.urls) urls.push_back(*http::parse_url(text));  // checked in main
   inbound in;
-  std::optional<corio::net::tcp_stream> conn;
-  std::string connected_to;  // the authority `conn` is connected to
+  // One connection at a time: plain, or TLS over TCP for https://.
+  std::optional<corio::net::tcp_stream> plain;
+  std::optional<corio::tls::stream<>> secure;
+  std::optional<corio::tls::context> tls;  // made at the first https:// URL
+  std::string connected_to;  // the scheme and authority of the connection
   for (std::size_t i = 0; i < urls.size(); ++i) {
     const auto& u = urls[i];
-    const bool last_to_host =
-        i + 1 == urls.size() || urls[i + 1].authority != u.authority;
-    if (!conn || connected_to != u.authority) {
-      conn.reset();
+    const bool https = u.scheme == "https";
+    const std::string key = std::string(u.scheme) + "://" + std::string(u.authority);
+    const bool last_to_host = i + 1 == urls.size() || urls[i + 1].authority != u.authority ||
+                              urls[i + 1].scheme != u.scheme;
+    if ((!plain && !secure) || connected_to != key) {
+      plain.reset();
+      secure.reset();
       in.begin = in.end = 0;
       auto c = co_await corio::with_timeout(corio::net::tcp_stream::connect(u.host, u.port),
                                             opt.timeout);
@@ -293,13 +309,54 @@ corio::task<int> run(const options& opt, std::FILE* out) {
         continue;
       }
       (void)c->set_nodelay(true);
-      conn = std::move(*c);
-      connected_to = std::string(u.authority);
+      if (https) {
+        if (!tls) {
+          auto ctx = corio::tls::context::create(corio::tls::role::client);
+          if (!ctx) {
+            fmt::print(stderr, "http_get: TLS: {}\n", ctx.error().message());
+            co_return local_error;
+          }
+          if (!opt.cacert.empty()) {
+            if (auto r = ctx->trust_file(opt.cacert.c_str()); !r) {
+              fmt::print(stderr, "http_get: --cacert {}: {}\n", opt.cacert, r.error().message());
+              co_return local_error;
+            }
+          }
+          const std::array<std::string_view, 1> alpn{"http/1.1"};
+          (void)ctx->set_alpn(alpn);
+          tls = std::move(*ctx);
+        }
+        auto s = corio::tls::stream<>::client(*tls, std::move(*c), u.host);
+        if (!s) {
+          fmt::print(stderr, "http_get: {}: TLS: {}\n", opt.urls[i], s.error().message());
+          failed(no_connection);
+          continue;
+        }
+        auto hs = co_await corio::with_timeout(s->handshake(), opt.timeout);
+        if (!hs) {
+          fmt::print(stderr, "http_get: {}: TLS handshake with {}:{}: {} ({})\n", opt.urls[i],
+                     u.host, u.port, hs.error().message(), s->failure_detail());
+          failed(no_connection);
+          continue;
+        }
+        secure = std::move(*s);
+      } else {
+        plain = std::move(*c);
+      }
+      connected_to = key;
     }
-    const auto r = co_await fetch(*conn, in, u, last_to_host, out, opt.timeout, opt.urls[i]);
+    fetch_result r;
+    if (secure) {
+      r = co_await fetch(*secure, in, u, last_to_host, out, opt.timeout, opt.urls[i]);
+    } else {
+      r = co_await fetch(*plain, in, u, last_to_host, out, opt.timeout, opt.urls[i]);
+    }
     if (r.code != ok) failed(r.code);
     if (r.code == local_error) break;
-    if (!r.reusable) conn.reset();
+    if (!r.reusable) {
+      plain.reset();
+      secure.reset();
+    }
   }
   co_return first_failure;
 }
@@ -326,6 +383,10 @@ std::optional<int> parse_args(int argc, char** argv, options& opt) {
       const double s = v ? std::strtod(v, &end) : 0;
       if (!v || *end != '\0' || !(s > 0 && s <= 86400)) return bad("--timeout needs seconds in (0, 86400]");
       opt.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+    } else if (a == "--cacert") {
+      const char* v = value();
+      if (!v || !opt.cacert.empty()) return bad("--cacert needs a file name (once)");
+      opt.cacert = v;
     } else if (a == "--backend") {
       const char* v = value();
       auto k = corio::parse_backend_kind(v ? v : "");
@@ -335,8 +396,9 @@ std::optional<int> parse_args(int argc, char** argv, options& opt) {
       return bad(fmt::format("unknown option {}", a));
     } else {
       const auto u = http::parse_url(a);
-      if (!u) return bad(fmt::format("not an http:// URL: {}", a));
-      if (u->scheme != "http") return bad(fmt::format("{}: only http:// is supported", a));
+      if (!u) return bad(fmt::format("not an http:// or https:// URL: {}", a));
+      if (u->scheme != "http" && u->scheme != "https")
+        return bad(fmt::format("{}: only http:// and https:// are supported", a));
       opt.urls.emplace_back(a);
     }
   }

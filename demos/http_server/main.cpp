@@ -5,8 +5,10 @@
 //
 //   http_server --root ./site --port 8080
 //   http_server listening on 127.0.0.1:8080 (backend uring, 2 threads)
+//   http_server --root ./site --port 8443 --tls-cert cert.pem --tls-key key.pem   (HTTPS)
 #include <fmt/core.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include "common/host.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
+#include "corio/tls/context.hpp"
 #include "http_server/server.hpp"
 
 namespace {
@@ -65,6 +68,7 @@ struct options {
   corio::runtime_options runtime;
   http_server::config cfg;
   ms grace{5000};
+  std::string tls_cert, tls_key;
 };
 
 std::optional<int> parse_options(int argc, const char* const* argv, options& out) {
@@ -93,8 +97,13 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
       .number("grace", "SECONDS", grace_seconds, 0.0, 3600.0,
               "on SIGINT/SIGTERM, how long open connections may go on before they are "
               "cancelled (the server then exits 0)")
-      .flag("log", log, "print one access-log line per request on stdout (buffered)");
+      .flag("log", log, "print one access-log line per request on stdout (buffered)")
+      .text("tls-cert", "FILE", out.tls_cert,
+            "serve HTTPS with this certificate chain (PEM, leaf first)")
+      .text("tls-key", "FILE", out.tls_key, "with --tls-cert: its private key (PEM)");
   if (auto code = cli.parse(argc, argv)) return code;
+  if (out.tls_cert.empty() != out.tls_key.empty())
+    return cli.fail("--tls-cert and --tls-key go together");
   if (!root.empty()) {
     std::error_code ec;
     const auto canonical = std::filesystem::canonical(root, ec);
@@ -125,6 +134,26 @@ int main(int argc, char** argv) {
     // (set before anything is written to stdout, as setvbuf requires).
     static char buffer[64 * 1024];
     std::setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+  }
+  std::optional<corio::tls::context> tls;
+  if (!opt.tls_cert.empty()) {
+    auto ctx = corio::tls::context::create(corio::tls::role::server);
+    if (!ctx) {
+      fmt::print(stderr, "http_server: TLS: {}\n", ctx.error().message());
+      return 1;
+    }
+    if (auto r = ctx->use_certificate_chain_file(opt.tls_cert.c_str()); !r) {
+      fmt::print(stderr, "http_server: --tls-cert {}: {}\n", opt.tls_cert, r.error().message());
+      return 1;
+    }
+    if (auto r = ctx->use_private_key_file(opt.tls_key.c_str()); !r) {
+      fmt::print(stderr, "http_server: --tls-key {}: {}\n", opt.tls_key, r.error().message());
+      return 1;
+    }
+    const std::array<std::string_view, 1> alpn{"http/1.1"};
+    (void)ctx->set_alpn(alpn);
+    tls = std::move(*ctx);
+    opt.cfg.tls = &*tls;
   }
   demo::raise_descriptor_limit();
   auto server = demo::start_server("http_server", opt.address, opt.runtime);

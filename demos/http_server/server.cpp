@@ -10,6 +10,7 @@
 
 #include "corio/scope.hpp"
 #include "corio/time.hpp"
+#include "corio/tls/stream.hpp"
 #include "corio/when.hpp"
 #include "http_server/files.hpp"
 
@@ -182,7 +183,16 @@ corio::task<void> connection(corio::net::tcp_stream conn, const config& cfg,
     auto at = conn.peer_endpoint();
     peer = at ? at->to_string() : "-";
   }
-  co_await serve_connection(conn, cfg, stop, peer);
+  if (cfg.tls == nullptr) {
+    co_await serve_connection(conn, cfg, stop, peer);
+    co_return;
+  }
+  auto tls = corio::tls::stream<>::server(*cfg.tls, std::move(conn));
+  if (!tls) co_return;
+  auto hs = co_await corio::with_stop(corio::with_timeout(tls->handshake(), cfg.header_timeout),
+                                      stop);
+  if (!hs) co_return;  // not TLS, a refused certificate, too slow: nothing to answer
+  co_await serve_connection(*tls, cfg, stop, peer);
 }
 
 // After a failed accept: false when the listener is gone (stop accepting);

@@ -26,6 +26,7 @@
 #include "corio/net/tcp_stream.hpp"
 #include "corio/task.hpp"
 #include "corio/time.hpp"
+#include "corio/tls/context.hpp"
 #include "http/parser.hpp"
 #include "http/util.hpp"
 
@@ -53,6 +54,9 @@ struct config {
   /// The largest body a GET or HEAD may carry (it is read and dropped);
   /// larger: 413.
   std::uint64_t max_body = 64 * 1024;
+  /// HTTPS: each connection's TLS handshake (bounded by header_timeout)
+  /// comes first; null for plain HTTP. Outlives the server.
+  const corio::tls::context* tls = nullptr;
 };
 
 /// The fixed answer of /hello, from memory.
@@ -151,7 +155,13 @@ corio::task<void> close_gently(Stream& s, out_buffer& out, std::span<char> scrat
                                const std::stop_token& stop) {
   if (!co_await flush(s, out, stop)) co_return;
   if constexpr (corio::io::half_closable<Stream>) {
-    if (!s.shutdown()) co_return;
+    corio::result<void> shut;
+    if constexpr (corio::io::shuts_down_at_once<Stream>) {
+      shut = s.shutdown();
+    } else {
+      shut = co_await corio::with_stop(s.shutdown(), stop);  // tls::stream: close_notify
+    }
+    if (!shut) co_return;
     const auto until = corio::clock::now() + std::chrono::seconds(1);
     for (std::size_t drained = 0; drained < (std::size_t{1} << 20);) {
       auto n = co_await corio::with_stop(corio::with_deadline(s.read(scratch), until), stop);
