@@ -106,7 +106,9 @@ TEST_F(tls_test, HandshakeThenDataBothWaysWithAlpnAndSni) {
     CO_ASSERT(p.client_result && p.server_result);
     EXPECT_EQ(p.streams.client.alpn(), "h2");  // the server's preference wins
     EXPECT_EQ(p.streams.server.alpn(), "h2");
-    EXPECT_EQ(p.streams.server.server_name(), "localhost");
+#ifndef _WIN32
+    EXPECT_EQ(p.streams.server.server_name(), "localhost");  // SChannel does not tell a server
+#endif
     auto& [client, server] = p.streams;
 
     CO_ASSERT(co_await client.write_all(as_bytes("ping")));
