@@ -8,8 +8,8 @@ if(WIN32)
     ${PROJECT_SOURCE_DIR}/lib/tls/schannel/engine.cpp
   )
   # secur32: SSPI (AcquireCredentialsHandle, InitializeSecurityContext, ...);
-  # crypt32: certificate stores.
-  target_link_libraries(corio PRIVATE secur32 crypt32)
+  # crypt32: certificate stores and chains; ncrypt: CNG key containers (EC keys).
+  target_link_libraries(corio PRIVATE secur32 crypt32 ncrypt)
 else()
   find_package(OpenSSL 3 REQUIRED)
   target_sources(corio PRIVATE

@@ -27,6 +27,7 @@
 #include "corio/blocking.hpp"
 #include "corio/fs/send_file.hpp"
 #include "fs/temp_dir.hpp"
+#include "http_server/server.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 
@@ -592,6 +593,44 @@ TEST_F(alloc_test, SteadyStateFileIoAndSendFileAllocateNothing) {
     EXPECT_TRUE(ok) << "a file operation failed";
     EXPECT_EQ(window.count(), 0) << "100 write_at + read_at + send_file: " << window.describe();
   }(window, dir.file("alloc.bin")));
+}
+
+// The HTTP server's per-request path (demos/http_server): read, parse,
+// answer /hello, write, on a warm keep-alive connection.
+TEST_F(alloc_test, HttpHelloAllocatesNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    http_server::config cfg;
+    std::stop_source stopper;
+    scope s;
+    s.spawn_local(http_server::serve_connection(server, cfg, stopper.get_token(), "test"));
+    const std::string_view request = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    std::array<char, 512> in;
+    // One request, one whole answer (head and "hello"), read until its body.
+    auto exchange = [&](int n, bool& ok) -> task<void> {
+      for (int i = 0; i < n && ok; ++i) {
+        ok = bool(co_await client.write_all(request));
+        std::size_t got = 0;
+        while (ok && (got < 5 || std::string_view(in.data(), got).substr(got - 5) != "hello")) {
+          auto r = co_await client.read(std::span(in).subspan(got));
+          ok = r && *r > 0 && got + *r < in.size();
+          if (ok) got += *r;
+        }
+      }
+    };
+    bool ok = true;
+    co_await exchange(100, ok);
+    CO_ASSERT(ok);
+    auto counted = exchange(1000, ok);
+    window.start();
+    co_await std::move(counted);
+    window.stop();
+    EXPECT_TRUE(ok) << "an exchange failed";
+    EXPECT_EQ(window.count(), 0) << "1,000 /hello requests: " << window.describe();
+    client.close();
+    co_await s.join();
+  }(window));
 }
 
 }  // namespace

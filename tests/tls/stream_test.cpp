@@ -8,16 +8,22 @@
 #include <string_view>
 #include <vector>
 
+#include "corio/io/copy.hpp"
 #include "corio/tls/stream.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 #include "tls/certs.hpp"
+#include "tls/engine_probe.hpp"
 
 namespace corio::test {
 namespace {
 
 using namespace std::chrono_literals;
 using tls_stream = corio::tls::stream<net::tcp_stream>;
+
+// copy_bidirectional and the buffered types take a TLS stream as they take
+// a TCP one (shutdown() is an awaitable: it sends close_notify).
+static_assert(io::duplex_stream<tls_stream>);
 
 std::span<const std::byte> as_bytes(std::string_view s) {
   return std::as_bytes(std::span(s.data(), s.size()));
@@ -44,6 +50,11 @@ class tls_test : public runtime_test {
     if (!probe) GTEST_SKIP() << "TLS contexts cannot be made here: " << probe.error().message();
     certs = tls::certs();
     if (!certs) GTEST_SKIP() << "no way to make test certificates on this platform";
+    // Wine's SChannel cannot serve: every test here has a corio server.
+    if (const auto& blocked = tls::server_side_blocked(*certs); !blocked.empty()) {
+      GTEST_SKIP() << "this platform's TLS library cannot serve (Wine's SChannel is client-only): "
+                   << blocked;
+    }
   }
 
   corio::tls::context server_context(const tls::credentials& cred) {
@@ -95,7 +106,9 @@ TEST_F(tls_test, HandshakeThenDataBothWaysWithAlpnAndSni) {
     CO_ASSERT(p.client_result && p.server_result);
     EXPECT_EQ(p.streams.client.alpn(), "h2");  // the server's preference wins
     EXPECT_EQ(p.streams.server.alpn(), "h2");
-    EXPECT_EQ(p.streams.server.server_name(), "localhost");
+#ifndef _WIN32
+    EXPECT_EQ(p.streams.server.server_name(), "localhost");  // SChannel does not tell a server
+#endif
     auto& [client, server] = p.streams;
 
     CO_ASSERT(co_await client.write_all(as_bytes("ping")));

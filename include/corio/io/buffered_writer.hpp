@@ -87,7 +87,11 @@ class buffered_writer {
   /// its end).
   task<result<void>> shutdown() requires half_closable<Stream> {
     if (auto sent = co_await flush(); !sent) co_return sent;
-    co_return stream_->shutdown();
+    if constexpr (shuts_down_at_once<Stream>) {
+      co_return stream_->shutdown();
+    } else {
+      co_return co_await stream_->shutdown();
+    }
   }
 
  private:

@@ -121,7 +121,14 @@ task<result<copy_totals>> copy_bidirectional(A& a, B& b, std::stop_token stop = 
   auto one_way = []<class From, class To>(From& from, To& to, std::uint64_t& count,
                                           shared_state& shared) -> task<void> {
     auto copied = co_await copy(from, to, shared.both.get_token(), &count);
-    result<void> done = copied ? to.shutdown() : result<void>(fail(copied.error()));
+    result<void> done;
+    if (!copied) {
+      done = fail(copied.error());
+    } else if constexpr (shuts_down_at_once<To>) {
+      done = to.shutdown();
+    } else {
+      done = co_await to.shutdown();  // tls::stream: close_notify
+    }
     if (!done && !shared.failed.exchange(true, std::memory_order_acq_rel)) {
       shared.error = done.error();
       shared.both.request_stop();

@@ -55,12 +55,21 @@ concept writable_stream = requires(S& s, std::span<const std::byte> buf) {
   requires std::same_as<detail::await_result_t<decltype(s.write_all(buf))>, result<void>>;
 };
 
-/// A writable stream whose sending side can be shut down (the peer then
-/// reads its orderly end): `s.shutdown()` gives result<void> at once.
+/// A stream whose `s.shutdown()` gives result<void> at once (tcp_stream: a
+/// socket shutdown).
 template <class S>
-concept half_closable = writable_stream<S> && requires(S& s) {
+concept shuts_down_at_once = requires(S& s) {
   { s.shutdown() } -> std::same_as<result<void>>;
 };
+
+/// A writable stream whose sending side can be shut down (the peer then
+/// reads its orderly end): `s.shutdown()` gives result<void> at once, or an
+/// awaitable of it (tls::stream, which sends close_notify first).
+template <class S>
+concept half_closable = writable_stream<S> && (shuts_down_at_once<S> || requires(S& s) {
+  {s.shutdown()};
+  requires std::same_as<detail::await_result_t<decltype(s.shutdown())>, result<void>>;
+});
 
 /// A stream that can write several buffers as one (sendmsg / WSASend with
 /// several WSABUFs): `s.write_all(std::span<io_slice>)`, as tcp_stream and

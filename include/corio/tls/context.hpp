@@ -65,7 +65,8 @@ class context {
   /// client offered (none agreed: the handshake goes on without ALPN).
   result<void> set_alpn(std::span<const std::string_view> protocols) noexcept;
 
-  /// The platform's context (OpenSSL: SSL_CTX*), for options corio does not
+  /// The platform's context (OpenSSL: SSL_CTX*; SChannel: the CredHandle*, null
+  /// until the first stream acquired it), for options corio does not
   /// wrap.
   void* native_handle() const noexcept;
 

@@ -411,7 +411,8 @@ class stream {
   std::string_view failure_detail() const noexcept {
     return engine_ ? detail::failure_detail(*engine_) : "";
   }
-  /// The platform's object (OpenSSL: SSL*).
+  /// The platform's object (OpenSSL: SSL*; SChannel: the CtxtHandle*, null
+  /// before the handshake starts).
   void* native_handle() const noexcept { return engine_ ? detail::native_handle(*engine_) : nullptr; }
 
   /// The stream below (to set socket options, or to shut it down).

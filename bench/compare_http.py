@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""corio's http_server beside nginx: wrk requests/s, p99 latency and server CPU per request.
+
+Serves one site from each server, all pinned to the same core(s): nginx (1 worker,
+sendfile on, tcp_nopush on, access_log off, keep-alive without a request limit,
+/hello answered by `return 200 "hello"`, its from-memory answer) and http_server
+--threads 1 on each backend asked for (uring, epoll), /hello from memory. For each
+case (/hello, a 4 KiB file, a 1 MiB file) and round, each server in turn (the order
+rotates every round, so drift on a shared machine hits them alike) gets
+`wrk -t1 -cCONNECTIONS -dSECONDS --latency`, pinned to the client core(s), and its
+user+system CPU time is read from /proc/PID/stat (nginx: master and worker) before
+and after. Prints, per case, the median requests/s, p99 and CPU microseconds per
+request of each server, and the ratios to nginx (CPU below 1.00x: corio spends
+less per request; p99 below 1.00x: corio's tail is shorter).
+
+With --tls both serve HTTPS with one ECDSA P-256 certificate made for the run
+(nginx: `listen ... ssl`, TLS 1.2 and 1.3, its default ciphers and session
+tickets; http_server --tls-cert/--tls-key): wrk's keep-alive connections make
+one handshake each, so the figure is the cost of a request with its records
+encrypted and decrypted.
+
+  bench/compare_http.py --server build/bench/demos/http_server --rounds 5 --seconds 5
+  bench/compare_http.py --server build/bench/demos/http_server --tls
+"""
+import argparse
+import getpass
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            sys.exit(f"server exited early with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"server did not listen on {port}")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def family(pid):
+    """The process and its children (nginx's workers)."""
+    pids = [pid]
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(x) for x in out.split()]
+    except OSError:
+        pass
+    return pids
+
+
+def start(cmd, cores):
+    full = (["taskset", "-c", cores] if cores else []) + cmd
+    return subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(p):
+    p.send_signal(2)  # SIGINT: http_server's graceful stop; nginx's fast shutdown
+    try:
+        p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def make_cert(work):
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-days", "1"], check=True, capture_output=True)
+    return cert, key
+
+
+def nginx_conf(work, site, port, tls=None):
+    user = getpass.getuser()
+    lines = [
+        "worker_processes 1;",
+        f"pid {work}/nginx.pid;",
+        f"error_log {work}/error.log warn;",
+        # As root the worker would drop to nobody, who cannot read the site.
+        f"user {user};" if os.geteuid() == 0 else "",
+        "events { worker_connections 4096; }",
+        "http {",
+        "  access_log off;",
+        "  sendfile on;",
+        "  tcp_nopush on;",
+        "  keepalive_timeout 65;",
+        "  keepalive_requests 1000000000;",
+        "  default_type application/octet-stream;",
+        f"  client_body_temp_path {work}/body;",
+        f"  proxy_temp_path {work}/proxy;",
+        f"  fastcgi_temp_path {work}/fastcgi;",
+        f"  uwsgi_temp_path {work}/uwsgi;",
+        f"  scgi_temp_path {work}/scgi;",
+        "  server {",
+        f"    listen 127.0.0.1:{port}{' ssl' if tls else ''};",
+        f"    ssl_certificate {tls[0]};" if tls else "",
+        f"    ssl_certificate_key {tls[1]};" if tls else "",
+        "    ssl_protocols TLSv1.2 TLSv1.3;" if tls else "",
+        f"    root {site};",
+        '    location = /hello { return 200 "hello"; }',
+        "  }",
+        "}",
+    ]
+    path = os.path.join(work, "nginx.conf")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url, args):
+    cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", url]
+    if args.client_cores:
+        cmd = ["taskset", "-c", args.client_cores] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 60).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    total = re.search(r"(\d+) requests in", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if not (rps and p99 and total):
+        sys.exit(f"cannot read wrk's output:\n{out}")
+    if errors:
+        sys.exit(f"{url}: {errors.group(1)} error answers")
+    return float(rps.group(1)), float(p99.group(1)) * UNITS[p99.group(2)], int(total.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--server", required=True, help="path to http_server")
+    ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    ap.add_argument("--backends", default="uring,epoll")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5, help="wrk -d per measurement")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--server-cores", default="0", help="taskset list for every server")
+    ap.add_argument("--client-cores", default="1", help="taskset list for wrk")
+    ap.add_argument("--tls", action="store_true", help="HTTPS on both servers")
+    args = ap.parse_args()
+    for tool in ("wrk", args.nginx, "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found (scripts/setup.sh bench installs nginx-light and wrk)")
+
+    work = tempfile.mkdtemp(prefix="corio-http-bench-")
+    os.chmod(work, 0o755)
+    site = os.path.join(work, "site")
+    os.mkdir(site)
+    with open(os.path.join(site, "4k.bin"), "wb") as f:
+        f.write(os.urandom(4096))
+    with open(os.path.join(site, "1m.bin"), "wb") as f:
+        f.write(os.urandom(1 << 20))
+    cases = [("/hello", "/hello"), ("4 KiB file", "/4k.bin"), ("1 MiB file", "/1m.bin")]
+
+    servers = {}
+    tls = make_cert(work) if args.tls else None
+    scheme = "https" if tls else "http"
+    tls_args = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
+    try:
+        port = free_port()
+        conf = nginx_conf(work, site, port, tls)
+        servers["nginx"] = (start([args.nginx, "-p", work, "-c", conf, "-g", "daemon off;"],
+                                  args.server_cores), port)
+        for b in args.backends.split(","):
+            port = free_port()
+            servers[f"corio-{b}"] = (start([args.server, "--root", site, "--port", str(port),
+                                            "--threads", "1", "--backend", b] + tls_args,
+                                           args.server_cores), port)
+        for name, (p, port) in servers.items():
+            wait_port(port, p)
+
+        names = list(servers)
+        results = {(c, n): [] for c, _ in cases for n in names}
+        for r in range(args.rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for case, path in cases:
+                for name in order:
+                    p, port = servers[name]
+                    pids = family(p.pid)
+                    before = sum(cpu_seconds(x) for x in pids)
+                    rps, p99, total = wrk(f"{scheme}://127.0.0.1:{port}{path}", args)
+                    after = sum(cpu_seconds(x) for x in pids)
+                    results[(case, name)].append((rps, p99, (after - before) / total * 1e6))
+                    print(f"round {r + 1} {case:11} {name:12} {rps:10.0f} req/s  p99 {p99:7.2f} ms  "
+                          f"{(after - before) / total * 1e6:6.2f} us CPU/req", file=sys.stderr)
+
+        print(f"\n{scheme}: wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds, medians; "
+              f"servers on cores {args.server_cores}, wrk on {args.client_cores}\n")
+        print("| case | server | requests/s | p99 ms | CPU us/request | CPU vs nginx | p99 vs nginx |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for case, _ in cases:
+            base = results[(case, "nginx")]
+            base_cpu = statistics.median(x[2] for x in base)
+            base_p99 = statistics.median(x[1] for x in base)
+            for name in names:
+                rows = results[(case, name)]
+                rps = statistics.median(x[0] for x in rows)
+                p99 = statistics.median(x[1] for x in rows)
+                cpu = statistics.median(x[2] for x in rows)
+                print(f"| {case} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.2f} | "
+                      f"{cpu / base_cpu:.2f}x | {p99 / base_p99:.2f}x |")
+    finally:
+        for p, _ in servers.values():
+            stop(p)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

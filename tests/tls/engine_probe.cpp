@@ -1,0 +1,73 @@
+// tests/tls/engine_probe.cpp: a client and a server engine handshake
+// through memory (corio's own engine contract, no sockets), to find out
+// whether the platform can serve TLS at all.
+#include "tls/engine_probe.hpp"
+
+#include <cstring>
+
+#include "corio/tls/context.hpp"
+#include "corio/tls/detail/engine.hpp"
+#include "corio/tls/error.hpp"
+
+namespace corio::test::tls {
+namespace {
+
+namespace d = corio::tls::detail;
+
+// Moves what `from` has queued into `to`'s input.
+void pump(d::engine& from, d::engine& to) {
+  for (;;) {
+    auto out = d::output(from);
+    if (out.empty()) return;
+    auto room = d::input_space(to);
+    const std::size_t n = std::min(out.size(), room.size());
+    if (n == 0) return;
+    std::memcpy(room.data(), out.data(), n);
+    d::input_received(to, n);
+    d::output_sent(from, n);
+  }
+}
+
+std::string probe(const cert_set& certs) {
+  auto server_ctx = corio::tls::context::create(corio::tls::role::server);
+  auto client_ctx = corio::tls::context::create(corio::tls::role::client);
+  if (!server_ctx || !client_ctx) return {};
+  if (!server_ctx->use_certificate_chain_pem(certs.server.cert_pem) ||
+      !server_ctx->use_private_key_pem(certs.server.key_pem)) {
+    return {};  // the tests report this themselves
+  }
+  client_ctx->set_verify_peer(false);
+  auto client = d::make_engine(client_ctx->impl(), false, "localhost");
+  auto server = d::make_engine(server_ctx->impl(), true, {});
+  if (!client || !server) return {};
+  bool client_done = false, server_done = false;
+  for (int round = 0; round < 10 && !(client_done && server_done); ++round) {
+    if (!client_done) {
+      auto s = d::handshake(**client);
+      if (s.st == d::status::ok) client_done = true;
+      if (s.st == d::status::failed) return {};
+    }
+    pump(**client, **server);
+    if (!server_done) {
+      auto s = d::handshake(**server);
+      if (s.st == d::status::ok) server_done = true;
+      if (s.st == d::status::failed) {
+        if (s.ec == corio::tls::errc::not_supported) {
+          return std::string(d::failure_detail(**server));
+        }
+        return {};
+      }
+    }
+    pump(**server, **client);
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::string& server_side_blocked(const cert_set& certs) {
+  static const std::string blocked = probe(certs);
+  return blocked;
+}
+
+}  // namespace corio::test::tls
