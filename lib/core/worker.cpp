@@ -2,6 +2,7 @@
 #include "core/worker.hpp"
 
 #include "core/runtime_impl.hpp"
+#include "core/shuffle.hpp"
 #include "corio/detail/frame_cache.hpp"
 #include "sys/socket.hpp"
 
@@ -33,10 +34,16 @@ void worker::run_loop() noexcept {
     // schedule waits for the next turn, after I/O has been polled, so a
     // coroutine that keeps yielding cannot starve completions.
     running_.swap(ready_);
+    shuffle_batch(running_.data(), running_.size());
+    if (!yielded_.empty()) [[unlikely]] {
+      shuffle_batch(yielded_.data(), yielded_.size());
+      running_.insert(running_.end(), yielded_.begin(), yielded_.end());
+      yielded_.clear();
+    }
     for (auto h : running_) h.resume();
     running_.clear();
     stops_.sweep_if_stopped();
-    io_->poll(ready_.empty());
+    io_->poll(ready_.empty() && yielded_.empty());
   }
 }
 
@@ -57,6 +64,16 @@ void resume_on(void* owner, std::coroutine_handle<> h) noexcept {
 }
 
 void schedule_local(std::coroutine_handle<> h) noexcept { worker::current()->schedule_local(h); }
+
+void worker::schedule_yield(std::coroutine_handle<> h) {
+  if (shuffling()) [[unlikely]] {
+    yielded_.push_back(h);
+  } else {
+    ready_.push_back(h);
+  }
+}
+
+void schedule_yield(std::coroutine_handle<> h) noexcept { worker::current()->schedule_yield(h); }
 
 void schedule_anywhere(std::coroutine_handle<> h) noexcept {
   worker::current()->rt().next_worker().schedule(h);

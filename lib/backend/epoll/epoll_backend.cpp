@@ -10,6 +10,9 @@
 #include <ctime>
 #include <new>
 
+#include "core/fault.hpp"
+#include "core/shuffle.hpp"
+
 namespace corio::detail {
 
 namespace {
@@ -144,7 +147,9 @@ void epoll_backend::wait_for_events(bool block) noexcept {
   std::int64_t wait_ns = 0;
   if (block) wait_ns = timers_.time_to_next(timer_heap::now());  // -1: no timer, wait for an event
   int n = -1;
-  if (have_pwait2_) {
+  // Injected: the wait ends as a signal would end it, with nothing fetched.
+  const bool interrupted = fault_hit(fault_site::epoll_wait);
+  if (!interrupted && have_pwait2_) {
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(wait_ns / 1'000'000'000);
     ts.tv_nsec = static_cast<long>(wait_ns % 1'000'000'000);
@@ -152,7 +157,7 @@ void epoll_backend::wait_for_events(bool block) noexcept {
     // Kernels before 5.11, or a seccomp profile that does not know it.
     if (n < 0 && (errno == ENOSYS || errno == EPERM)) have_pwait2_ = false;
   }
-  if (!have_pwait2_) {
+  if (!interrupted && !have_pwait2_) {
     // Rounded up: a timer may fire up to a millisecond late, never early.
     int ms = -1;
     if (wait_ns >= 0) {
@@ -177,6 +182,7 @@ void epoll_backend::wait_for_events(bool block) noexcept {
   // With many connections the registration and the operation waiting in it
   // are usually out of cache: fetch them ahead (the registration two events
   // on, the waiting reader of the next; a prefetch never faults).
+  if (n > 0) shuffle_batch(events_, static_cast<std::size_t>(n));  // schedule shaking
   auto reg_at = [&](int i) {
     return events_[i].data.u64 == ev_wake ? nullptr
                                           : static_cast<epoll_registration*>(events_[i].data.ptr);
@@ -214,6 +220,7 @@ void epoll_backend::run_completed() noexcept {
   // Completions queued by the coroutines resumed here wait for the next
   // poll, so a coroutine that keeps finishing inline cannot hold this one.
   completing_.swap(completed_);
+  shuffle_batch(completing_.data(), completing_.size());
   for (operation* op : completing_) complete(*op, op->res);
   completing_.clear();
 }
