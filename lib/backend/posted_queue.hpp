@@ -76,17 +76,20 @@ class posted_queue {
     if (armed_.exchange(true, std::memory_order_acq_rel)) return;
     // TRICKY: armed_ is set, so every later poster skips the write until the
     // owner drains. A write that did not happen would leave the owner
-    // asleep with this post (and all after it) queued: retry until it is
-    // written. EAGAIN (the counter would overflow) is the one failure that
-    // needs no retry: the owner has a wake-up pending already.
+    // asleep with this post (and all after it) queued: an interrupted write
+    // is retried. EAGAIN (the counter would overflow) needs no retry: the
+    // owner has a wake-up pending already. Any other error (none is known
+    // for an eventfd) disarms, so that the next post writes again.
     const std::uint64_t one = 1;
     for (;;) {
       if (fault_hit(fault_site::posted_wake)) {
-        errno = EINTR;
+        errno = EINTR;  // injected: as an interrupted write
       } else if (::write(wake_fd_, &one, sizeof one) == sizeof one) {
         return;
       }
-      if (errno == EAGAIN) return;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) armed_.store(false, std::memory_order_release);
+      return;
     }
   }
 
