@@ -4,7 +4,6 @@
 #include <cerrno>
 
 #include "backend/uring/uring_backend.hpp"
-#include "core/shuffle.hpp"
 
 namespace corio::detail {
 
@@ -33,7 +32,6 @@ void uring_backend::run_finished() noexcept {
   });
   if (finished_.empty()) return;
   finishing_.swap(finished_);
-  shuffle_batch(finishing_.data(), finishing_.size());
   for (operation* op : finishing_) {
     op->state = op_state::idle;
     in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
