@@ -381,8 +381,10 @@ TEST_F(fault_test, SignalPipeFailureEndsTheWaitWithTheErrorAndTheNextWaitInstall
 
 TEST_F(fault_test, IocpRefusedPostsAreKeptAndRun) {
   if (!on(rt, backend_kind::iocp)) GTEST_SKIP() << "IOCP only: PostQueuedCompletionStatus";
+  // Two workers, so that spawns go through the port.
+  auto rt2 = make_runtime(2);
   std::atomic<int> ran{0};
-  run([](std::atomic<int>& ran) -> task<void> {
+  test::run(rt2, [](std::atomic<int>& ran) -> task<void> {
     inject({.site = fault_site::iocp_post, .nth = 0, .rate = 0.5, .seed = 3});
     scope s;
     for (int i = 0; i < 100; ++i) {
