@@ -2,8 +2,9 @@
 # The whole test command: installs what is missing, builds every test build
 # in parallel-friendly steps, runs the portable suite on each backend, and
 # ends with one line per backend: "uring: N passed, M failed".
-#   plain build        uring, epoll  (+ the find_package consumer check)
-#   asan+ubsan build   uring, epoll
+#   plain build        uring, epoll  (+ the find_package consumer check, and
+#                      scripts/soak.sh as the tests uring.soak and epoll.soak)
+#   asan+ubsan build   uring, epoll  (schedule shaking on: CORIO_SHUFFLE=1)
 #   tsan build         uring, epoll
 #   mingw build        iocp, under Wine
 # Build folders are reused between runs (build/test-*). Exit status is 0
@@ -54,8 +55,10 @@ if configure_build plain "${release[@]}"; then
 else fail_build=1; fi
 
 if configure_build asan "${sanitized[@]}" -DCORIO_SANITIZE=address,undefined; then
-  run_label asan uring "uring (asan+ubsan)"
-  run_label asan epoll "epoll (asan+ubsan)"
+  # Schedule shaking (docs/fault-injection.md): each test process draws a
+  # seed and prints it with any failure (CORIO_SHUFFLE_SEED=N replays it).
+  CORIO_SHUFFLE=1 run_label asan uring "uring (asan+ubsan, shuffled)"
+  CORIO_SHUFFLE=1 run_label asan epoll "epoll (asan+ubsan, shuffled)"
 else fail_build=1; fi
 
 if configure_build tsan "${sanitized[@]}" -DCORIO_SANITIZE=thread; then

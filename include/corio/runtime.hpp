@@ -162,7 +162,7 @@ class runtime {
 inline auto yield() noexcept {
   struct awaiter {
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const noexcept { detail::schedule_local(h); }
+    void await_suspend(std::coroutine_handle<> h) const noexcept { detail::schedule_yield(h); }
     void await_resume() const noexcept {}
   };
   return awaiter{};

@@ -26,11 +26,15 @@ struct signal_waiter {
   signal_waiter* next = nullptr;
   signal_waiter* prev = nullptr;
   std::optional<shutdown_signal> got;
+  // Why the wait could not begin (the handlers could not be installed).
+  std::error_code error;
   bool linked = false;
 };
 
 // Registers `w`, unless a signal is already pending (then fills w.got and
-// returns false: no suspension). The first call installs the handlers.
+// returns false: no suspension). The first call installs the handlers; if
+// that fails, w.error says why and it returns false (the next wait tries
+// again).
 bool signal_wait_begin(signal_waiter& w) noexcept;
 // Unlinks `w` if still waiting and resumes it (cancelled) on its worker.
 void signal_wait_cancel(signal_waiter& w) noexcept;
@@ -55,6 +59,7 @@ class signal_awaiter {
   result<shutdown_signal> await_resume() noexcept {
     callback_.reset();
     if (w_.got) return *w_.got;
+    if (w_.error) return fail(w_.error);
     return fail(std::errc::operation_canceled);
   }
 
@@ -75,7 +80,10 @@ class signal_awaiter {
 /// A signal that arrives while nobody waits is kept for the next wait, so
 /// none is lost. The first call replaces the default handlers of those
 /// signals for the rest of the process. `token` cancels the wait
-/// (operation_canceled). Only on a runtime worker.
+/// (operation_canceled). Only on a runtime worker. If the handlers cannot
+/// be installed (POSIX: no descriptor left for the relay's pipe), the wait
+/// ends at once with that error rather than never; the next call tries
+/// again.
 inline detail::signal_awaiter ctrl_c(std::stop_token token = {}) noexcept {
   return detail::signal_awaiter(std::move(token));
 }

@@ -95,10 +95,8 @@ inline void forget_socket(socket_core& s) noexcept {
   if (auto* forget = socket_forgetter.load(std::memory_order_acquire)) forget(s);
 }
 
-// Test hook (lesson 2): the next `n` submissions on any backend fail as a
-// full submission queue would, with std::errc::resource_unavailable_try_again.
-// detail::start asks take_injected_failure() before it hands an operation
-// to the backend.
-bool take_injected_failure() noexcept;
+// Failures can be injected below this contract, at the sites of
+// corio/testing.hpp (lib/core/fault.hpp has the check each site makes):
+// every backend must turn each one into an error or a retry, never a hang.
 
 }  // namespace corio::detail

@@ -6,11 +6,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <atomic>
 #include <coroutine>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/fault.hpp"
+#include "core/shuffle.hpp"
 
 namespace corio::detail {
 
@@ -61,6 +66,7 @@ class posted_queue {
       std::lock_guard lock(mu_);
       draining_.swap(posted_);
     }
+    shuffle_batch(draining_.data(), draining_.size());
     const std::size_t n = draining_.size();
     for (auto h : draining_) h.resume();
     draining_.clear();
@@ -70,10 +76,23 @@ class posted_queue {
  private:
   void signal() noexcept {
     if (armed_.exchange(true, std::memory_order_acq_rel)) return;
-    std::uint64_t one = 1;
-    // eventfd writes fail only on counter overflow, which a pending
-    // wake-up already covers.
-    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+    // TRICKY: armed_ is set, so every later poster skips the write until the
+    // owner drains. A write that did not happen would leave the owner
+    // asleep with this post (and all after it) queued: an interrupted write
+    // is retried. EAGAIN (the counter would overflow) needs no retry: the
+    // owner has a wake-up pending already. Any other error (none is known
+    // for an eventfd) disarms, so that the next post writes again.
+    const std::uint64_t one = 1;
+    for (;;) {
+      if (fault_hit(fault_site::posted_wake)) {
+        errno = EINTR;  // injected: as an interrupted write
+      } else if (::write(wake_fd_, &one, sizeof one) == sizeof one) {
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) armed_.store(false, std::memory_order_release);
+      return;
+    }
   }
 
   int wake_fd_;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/fault.hpp"
 #include "corio/detail/operation.hpp"
 
 namespace corio::detail {
@@ -25,6 +26,7 @@ class timer_heap {
   // False when the heap cannot grow (out of memory): the caller fails the
   // operation at once.
   bool push(std::int64_t deadline_ns, operation& op) noexcept {
+    if (fault_hit(fault_site::timer_alloc)) return false;
     try {
       heap_.push_back({deadline_ns, next_seq_++, &op});
     } catch (...) {

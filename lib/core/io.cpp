@@ -1,6 +1,7 @@
 // lib/core/io.cpp: the one entry point of every operation, dispatched to the
 // calling worker's backend.
 #include "backend/backend.hpp"
+#include "core/fault.hpp"
 #include "core/op_tracker.hpp"
 #include "core/worker.hpp"
 #include "corio/detail/io.hpp"
@@ -16,7 +17,7 @@ bool start(operation& op) noexcept {
   }
   // Lesson 2, as a test sees it: a submission refused before the kernel
   // took it finishes at once with the error.
-  if (take_injected_failure()) {
+  if (fault_hit(fault_site::op_start)) {
     op.res = result_from(std::errc::resource_unavailable_try_again);
     return false;
   }

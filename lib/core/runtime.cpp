@@ -5,6 +5,8 @@
 #include <string>
 #include <thread>
 
+#include "core/fault.hpp"
+#include "core/shuffle.hpp"
 #include "core/runtime_impl.hpp"
 #include "corio/runtime.hpp"
 
@@ -91,6 +93,9 @@ result<backend_kind> parse_backend_kind(std::string_view name) noexcept {
 }
 
 result<runtime> runtime::create(runtime_options options) {
+  // CORIO_FAULTS (docs/fault-injection.md), read once per process.
+  if (auto faults = detail::load_faults_from_env(); !faults) return fail(faults.error());
+  detail::load_shuffle_from_env();  // CORIO_SHUFFLE, CORIO_SHUFFLE_SEED
   unsigned threads = options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   backend_kind kind = backend_kind::automatic;

@@ -41,7 +41,12 @@ bool signal_wait_begin(signal_waiter& w) noexcept {
   auto& r = reg();
   std::lock_guard lock(r.mu);
   if (!r.installed) {
-    sys::install_signal_handlers();
+    // A failure must not pass silently: the process would then have no
+    // handler at all, and the waiter would wait for a signal that kills it.
+    if (auto ec = sys::install_signal_handlers()) {
+      w.error = ec;
+      return false;
+    }
     r.installed = true;
   }
   if (!r.pending.empty()) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "core/fault.hpp"
 
 namespace corio::detail {
 
@@ -130,6 +131,8 @@ stop_registry::watch* stop_registry::find_or_make(const std::stop_token& token) 
 
 bool stop_registry::add(const std::stop_token& token, operation& op, stop_link& link) noexcept {
   if (!usable_) return false;
+  // Injected: as if the map or a slot array could not grow.
+  if (fault_hit(fault_site::stop_registry_alloc)) return false;
   watch* w = find_or_make(token);
   if (!w) return false;
   std::size_t slot;

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/runtime_impl.hpp"
+#include "core/shuffle.hpp"
 #include "corio/detail/frame_cache.hpp"
 #include "corio/detail/task_tracking.hpp"
 #include "sys/socket.hpp"
@@ -45,6 +46,12 @@ void worker::run_loop() noexcept {
     // schedule waits for the next turn, after I/O has been polled, so a
     // coroutine that keeps yielding cannot starve completions.
     running_.swap(ready_);
+    shuffle_batch(running_.data(), running_.size());
+    if (!yielded_.empty()) [[unlikely]] {
+      shuffle_batch(yielded_.data(), yielded_.size());
+      running_.insert(running_.end(), yielded_.begin(), yielded_.end());
+      yielded_.clear();
+    }
     for (auto h : running_) {
 #if CORIO_TASK_TRACKING
       // A coroutine resumed from here (a new task, a yield) may not pass
@@ -57,7 +64,7 @@ void worker::run_loop() noexcept {
     stops_.sweep_if_stopped();
     // Plain reads: this thread is the only writer.
     const std::uint64_t before = c.completions + c.posts_received;
-    io_->poll(ready_.empty());
+    io_->poll(ready_.empty() && yielded_.empty());
     if (c.completions + c.posts_received == before) bump(c.empty_polls);
   }
   const auto clock = static_cast<std::uintptr_t>(c.cpu_clock);
@@ -86,6 +93,16 @@ void resume_on(void* owner, std::coroutine_handle<> h) noexcept {
 }
 
 void schedule_local(std::coroutine_handle<> h) noexcept { worker::current()->schedule_local(h); }
+
+void worker::schedule_yield(std::coroutine_handle<> h) {
+  if (shuffling()) [[unlikely]] {
+    yielded_.push_back(h);
+  } else {
+    ready_.push_back(h);
+  }
+}
+
+void schedule_yield(std::coroutine_handle<> h) noexcept { worker::current()->schedule_yield(h); }
 
 void schedule_anywhere(std::coroutine_handle<> h) noexcept {
   worker::current()->rt().next_worker().schedule(h);

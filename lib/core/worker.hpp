@@ -39,6 +39,10 @@ class worker {
 
   // This worker's thread only: resume `h` on a later turn of this worker.
   void schedule_local(std::coroutine_handle<> h) { ready_.push_back(h); }
+  // This worker's thread only: as schedule_local, for yield(). With
+  // schedule shaking on it waits in yielded_, which runs after the shuffled
+  // ready batch, so a yield still lets every coroutine ready before it run.
+  void schedule_yield(std::coroutine_handle<> h);
   // Any thread: resume `h` on this worker.
   void schedule(std::coroutine_handle<> h) noexcept;
 
@@ -79,6 +83,8 @@ class worker {
   // running_ each turn so resumed coroutines can schedule more.
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<std::coroutine_handle<>> running_;
+  // Coroutines that yield()ed while schedule shaking is on (see schedule_yield).
+  std::vector<std::coroutine_handle<>> yielded_;
 };
 
 void set_current_worker(worker* w) noexcept;

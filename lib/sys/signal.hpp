@@ -1,11 +1,14 @@
 // lib/sys/signal.hpp: the OS side of ctrl_c().
 #pragma once
 
+#include <system_error>
+
 namespace corio::detail::sys {
 
 /// Installs the process's shutdown-signal handlers (SIGINT and SIGTERM; the
 /// console control handler on Windows), which call deliver_signal from a
-/// thread that may take locks. Called once, under the registry's lock.
-void install_signal_handlers() noexcept;
+/// thread that may take locks. Called under the registry's lock until it
+/// succeeds; a failure (the error returned) installs nothing.
+std::error_code install_signal_handlers() noexcept;
 
 }  // namespace corio::detail::sys

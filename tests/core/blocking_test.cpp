@@ -277,7 +277,10 @@ TEST(blocking_pool, ShutdownCancelsQueuedJobsAndWaitsForRunningOnes) {
     b_done.open();
   }(b_done, b_ran, b_result);
   test::run(*rt, [](held& a, held& b) -> task<void> {
+    // A first: its job must be the one that holds the thread. (A yield
+    // runs after every coroutine ready before it, shuffled or not.)
     detail::schedule_local(a.h);
+    co_await yield();
     detail::schedule_local(b.h);
     co_await yield();  // both ran up to their spawn_blocking
   }(a, b));

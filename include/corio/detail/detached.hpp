@@ -27,6 +27,9 @@ struct detached {
 /// worker of its runtime in round-robin order. Only on a worker thread
 /// (see on_worker).
 void schedule_local(std::coroutine_handle<> h) noexcept;
+// yield(): as schedule_local, and after every coroutine that was ready
+// before it, even when schedule shaking reorders the ready ones.
+void schedule_yield(std::coroutine_handle<> h) noexcept;
 void schedule_anywhere(std::coroutine_handle<> h) noexcept;
 
 /// True when the calling thread is a worker of any corio runtime.

@@ -11,6 +11,9 @@
 #include <new>
 #include <optional>
 
+#include "core/fault.hpp"
+#include "core/shuffle.hpp"
+
 namespace corio::detail {
 
 namespace {
@@ -155,7 +158,9 @@ void epoll_backend::wait_for_events(bool block) noexcept {
   // Counts the wait only when it may block (a zero timeout never does).
   std::optional<blocked_wait> waiting;
   if (wait_ns != 0) waiting.emplace(counts);
-  if (have_pwait2_) {
+  // Injected: the wait ends as a signal would end it, with nothing fetched.
+  const bool interrupted = fault_hit(fault_site::epoll_wait);
+  if (!interrupted && have_pwait2_) {
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(wait_ns / 1'000'000'000);
     ts.tv_nsec = static_cast<long>(wait_ns % 1'000'000'000);
@@ -163,7 +168,7 @@ void epoll_backend::wait_for_events(bool block) noexcept {
     // Kernels before 5.11, or a seccomp profile that does not know it.
     if (n < 0 && (errno == ENOSYS || errno == EPERM)) have_pwait2_ = false;
   }
-  if (!have_pwait2_) {
+  if (!interrupted && !have_pwait2_) {
     // Rounded up: a timer may fire up to a millisecond late, never early.
     int ms = -1;
     if (wait_ns >= 0) {
@@ -189,6 +194,7 @@ void epoll_backend::wait_for_events(bool block) noexcept {
   // With many connections the registration and the operation waiting in it
   // are usually out of cache: fetch them ahead (the registration two events
   // on, the waiting reader of the next; a prefetch never faults).
+  if (n > 0) shuffle_batch(events_, static_cast<std::size_t>(n));  // schedule shaking
   auto reg_at = [&](int i) {
     return events_[i].data.u64 == ev_wake ? nullptr
                                           : static_cast<epoll_registration*>(events_[i].data.ptr);
@@ -225,6 +231,8 @@ void epoll_backend::run_completed() noexcept {
   if (completed_.empty()) return;
   // Completions queued by the coroutines resumed here wait for the next
   // poll, so a coroutine that keeps finishing inline cannot hold this one.
+  // Not shuffled under schedule shaking: timers due in the same poll fire
+  // in deadline order, equal deadlines first-come first-served (a promise).
   completing_.swap(completed_);
   for (operation* op : completing_) complete(*op, op->res);
   completing_.clear();

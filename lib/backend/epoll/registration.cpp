@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "backend/epoll/epoll_backend.hpp"
+#include "core/fault.hpp"
 
 namespace corio::detail {
 
@@ -30,7 +31,11 @@ epoll_registration* epoll_backend::registration_for(socket_core& s, int& err) no
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = reg;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, static_cast<int>(s.handle), &ev) != 0) {
+  // ENOSPC is what a full max_user_watches says, the realistic failure.
+  const bool refused = fault_hit(fault_site::epoll_ctl_add)
+                           ? (errno = ENOSPC, true)
+                           : ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, static_cast<int>(s.handle), &ev) != 0;
+  if (refused) {
     err = errno;
     reg->next_free = free_;
     free_ = reg;

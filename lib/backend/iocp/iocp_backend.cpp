@@ -5,6 +5,9 @@
 #include <winternl.h>  // RtlNtStatusToDosError
 
 #include <chrono>
+#include <span>
+
+#include "core/fault.hpp"
 
 namespace corio::detail {
 
@@ -13,14 +16,6 @@ namespace {
 // wake()'s user APC does nothing: delivering it is what makes an alertable
 // GetQueuedCompletionStatusEx return (with WAIT_IO_COMPLETION).
 void CALLBACK wake_apc(ULONG_PTR) noexcept {}
-
-std::atomic<int> refused_posts{0};
-
-bool take_refused_post() noexcept {
-  // One relaxed load on the common path, as take_injected_failure.
-  if (refused_posts.load(std::memory_order_relaxed) <= 0) return false;
-  return refused_posts.fetch_sub(1, std::memory_order_relaxed) > 0;
-}
 
 std::int64_t steady_now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -34,7 +29,13 @@ std::int64_t steady_now_ns() noexcept {
 // iocp_port
 
 void refuse_next_posts(int n) noexcept {
-  refused_posts.store(n, std::memory_order_relaxed);
+  if (n <= 0) {
+    testing::clear_faults();
+    return;
+  }
+  const testing::fault_rule r{.site = fault_site::iocp_post, .nth = 1,
+                              .count = static_cast<std::uint64_t>(n)};
+  (void)testing::set_faults(std::span(&r, 1));
 }
 
 iocp_port::~iocp_port() {
@@ -42,7 +43,7 @@ iocp_port::~iocp_port() {
 }
 
 bool iocp_port::post_packet(ULONG_PTR key, void* payload) noexcept {
-  if (take_refused_post()) return false;
+  if (fault_hit(fault_site::iocp_post)) return false;
   return ::PostQueuedCompletionStatus(port_, 0, key, static_cast<OVERLAPPED*>(payload)) != 0;
 }
 
@@ -182,8 +183,11 @@ void iocp_backend::poll(bool block) noexcept {
   detail::bump(counts.kernel_entries);
   // Alertable, so that wake()'s APC ends the wait (WAIT_IO_COMPLETION).
   // FALSE otherwise means a timeout: nothing was dequeued.
-  BOOL got;
-  if (timeout != 0) {
+  // An injected failure dequeues nothing, as a failed call does: the
+  // packets stay in the port for the next poll.
+  BOOL got = FALSE;
+  if (fault_hit(fault_site::iocp_dequeue)) {
+  } else if (timeout != 0) {
     blocked_wait waiting(counts);
     got = ::GetQueuedCompletionStatusEx(port_->handle(), entries, batch, &n, timeout, TRUE);
   } else {

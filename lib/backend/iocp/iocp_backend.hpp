@@ -281,7 +281,8 @@ class iocp_backend final : public backend {
 
 /// Test hook (lesson 2 for posts): the next `n` packets that corio posts to
 /// any port (post, wake, timer delivery) are refused as if the kernel were
-/// out of memory; 0 turns it off.
+/// out of memory; 0 turns it off. The rule {iocp_post, nth = 1, count = n}
+/// of corio/testing.hpp; replaces any installed rules.
 void refuse_next_posts(int n) noexcept;
 
 }  // namespace corio::detail

@@ -11,6 +11,7 @@
 #include <new>
 
 #include "backend/iocp/iocp_backend.hpp"
+#include "core/fault.hpp"
 
 namespace corio::detail {
 
@@ -68,6 +69,7 @@ void timer_queue::publish_earliest() noexcept {
 timer_queue::added timer_queue::add(operation& op) {
   std::lock_guard lock(mu_);
   if (op.state == op_state::cancelled) return added::cancelled;
+  if (detail::fault_hit(fault_site::timer_alloc)) throw std::bad_alloc();
   heap_.push_back({op.args.deadline_ns, seq_++, &op});
   op.state = op_state::waiting;
   sift_up(heap_.size() - 1);

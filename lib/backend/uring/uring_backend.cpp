@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <new>
 
+#include "core/fault.hpp"
 #include "core/log.hpp"
+#include "core/shuffle.hpp"
 
 namespace corio::detail {
 
@@ -28,20 +30,26 @@ result<void> uring_backend::attach_thread() noexcept {
   // Saves the ring-fd lookup in every io_uring_enter; an old kernel that
   // cannot do it simply keeps the plain fd.
   (void)io_uring_register_ring_fd(&ring_);
-  arm_wake_read();
+  cancels_.reserve(16);
+  wake_armed_ = arm_wake_read();
   return {};
 }
 
-io_uring_sqe* uring_backend::sqe_for(operation& op) noexcept {
+io_uring_sqe* uring_backend::vacant_sqe() noexcept {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (!sqe) {
     // The submission queue is full: hand it to the kernel and try once more.
     io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
-    if (!sqe) {
-      op.res = -EAGAIN;
-      return nullptr;
-    }
+  }
+  return sqe;
+}
+
+io_uring_sqe* uring_backend::sqe_for(operation& op) noexcept {
+  io_uring_sqe* sqe = fault_hit(fault_site::uring_get_sqe) ? nullptr : vacant_sqe();
+  if (!sqe) {
+    op.res = -EAGAIN;
+    return nullptr;
   }
   io_uring_sqe_set_data(sqe, &op);
   return sqe;
@@ -52,17 +60,14 @@ bool uring_backend::started() noexcept {
   return true;
 }
 
-void uring_backend::arm_wake_read() noexcept {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (!sqe) {
-    io_uring_submit(&ring_);
-    sqe = io_uring_get_sqe(&ring_);
-  }
-  // A ring whose queue stays full after a flush cannot take its wake-up
-  // read; posts still arrive, at the next completion of anything else.
-  if (!sqe) return;
+bool uring_backend::arm_wake_read() noexcept {
+  io_uring_sqe* sqe = fault_hit(fault_site::uring_wake_rearm) ? nullptr : vacant_sqe();
+  // No SQE even after a flush: poll() tries again each turn and, until it
+  // succeeds, drains the posted queue itself and never blocks.
+  if (!sqe) return false;
   io_uring_prep_read(sqe, posted_.fd(), &wake_buf_, sizeof wake_buf_, 0);
   io_uring_sqe_set_data64(sqe, ud_wake);
+  return true;
 }
 
 void uring_backend::cancel(operation& op) noexcept {
@@ -79,16 +84,46 @@ void uring_backend::cancel(operation& op) noexcept {
     }
     return;
   }
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (!sqe) {
-    io_uring_submit(&ring_);
-    sqe = io_uring_get_sqe(&ring_);
+  if (op.state == op_state::cancelled) return;  // its request already waits for an SQE
+  if (submit_cancel(op)) return;
+  // No SQE for the request: without one the cancel would be lost, and an
+  // operation that never completes on its own (a read from a silent peer)
+  // would hang its awaiter. It is kept and submitted by a later poll,
+  // unless op completes first (complete() takes it out of the list).
+  try {
+    cancels_.push_back(&op);
+  } catch (...) {
+    // Out of memory as well as out of SQEs: nothing left but to say so.
+    log_error("io_uring cancel", ENOMEM);
+    return;
   }
-  // Without an SQE the cancel is lost and op completes on its own; a full
-  // queue after a flush means the ring is already far behind.
-  if (!sqe) return;
+  op.state = op_state::cancelled;
+}
+
+bool uring_backend::submit_cancel(operation& op) noexcept {
+  io_uring_sqe* sqe = fault_hit(fault_site::uring_cancel_submit) ? nullptr : vacant_sqe();
+  if (!sqe) return false;
   io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
   io_uring_sqe_set_data64(sqe, ud_ignore);
+  return true;
+}
+
+void uring_backend::retry_deferred() noexcept {
+  if (!wake_armed_) {
+    wake_armed_ = arm_wake_read();
+    // Until the read is armed, posts arrive through this drain only.
+    if (!wake_armed_) posted_.drain();
+  }
+  for (std::size_t i = 0; i < cancels_.size();) {
+    operation& op = *cancels_[i];
+    if (!submit_cancel(op)) {
+      ++i;
+      continue;
+    }
+    op.state = op_state::idle;
+    cancels_[i] = cancels_.back();
+    cancels_.pop_back();
+  }
 }
 
 void uring_backend::post(std::coroutine_handle<> h) noexcept { posted_.post(h); }
@@ -98,13 +133,14 @@ void uring_backend::wake() noexcept { posted_.wake(); }
 void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
   if (ud == ud_ignore) return;
   if (ud == ud_wake) {
-    arm_wake_read();
+    wake_armed_ = arm_wake_read();
     bump(counts.posts_received, posted_.drain());
     return;
   }
   // user_data is the address of an operation that this ring started and
   // that stays in its awaiting frame until complete() resumes the frame.
   auto* op = reinterpret_cast<operation*>(static_cast<std::uintptr_t>(ud));
+  if (op->state == op_state::cancelled) forget_cancel(*op);
   // A send_file waits for room in the socket with a poll; the sendfile
   // itself runs here (file_ops.cpp).
   if (op->code == op_code::send_file) {
@@ -115,6 +151,18 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
   in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   count_completion(counts, *op);
   op->complete(op);
+}
+
+void uring_backend::forget_cancel(operation& op) noexcept {
+  // Rare (a cancel that found no SQE) and the list is short: a scan.
+  for (auto& c : cancels_) {
+    if (c == &op) {
+      c = cancels_.back();
+      cancels_.pop_back();
+      break;
+    }
+  }
+  op.state = op_state::idle;
 }
 
 void uring_backend::enter_failed(int err) noexcept {
@@ -157,6 +205,7 @@ void uring_backend::reap() noexcept {
     }
     if (n == 0) return;
     io_uring_cq_advance(&ring_, n);
+    shuffle_batch(got, n);  // schedule shaking: the kernel's order is no promise
     // Each completion first touches its operation, then the coroutine frame
     // it resumes; with many connections both are usually out of cache.
     // Fetch them ahead: the operation two entries on, the frame of the next.
@@ -175,6 +224,13 @@ void uring_backend::reap() noexcept {
 
 void uring_backend::poll(bool block) noexcept {
   send_file_inline_left_ = send_file_inline_budget;
+  // What a full submission queue (or an injected fault) kept from being
+  // submitted: the wake-up read and cancel requests. While either is still
+  // missing the worker does not block: nothing would end the wait.
+  if (!wake_armed_ || !cancels_.empty()) {
+    retry_deferred();
+    if (!wake_armed_ || !cancels_.empty()) block = false;
+  }
   // Finished-without-CQE work (a cancelled timer) must not wait for one.
   if (!finished_.empty()) block = false;
   // With work waiting in the worker (coroutines ready to run, finished
@@ -192,7 +248,11 @@ void uring_backend::poll(bool block) noexcept {
   if (timer_ns == 0) block = false;  // a timer is due: no wait at all
   int r;
   bump(counts.kernel_entries);
-  if (!block) {
+  if (fault_hit(fault_site::uring_submit)) {
+    r = -EAGAIN;  // the kernel could not allocate for the submission
+  } else if (fault_hit(fault_site::cq_overflow)) {
+    r = -EBUSY;  // the completion queue overflowed: reap before submitting more
+  } else if (!block) {
     r = io_uring_submit_and_get_events(&ring_);
   } else if (timer_ns < 0) {
     blocked_wait waiting(counts);

@@ -39,6 +39,9 @@ class uring_backend final : public backend {
   // op.res set to the error) when none can be had even after flushing the
   // queue to the kernel: the caller then finishes op at once (lesson 2).
   io_uring_sqe* sqe_for(operation& op) noexcept;
+  // Returns a vacant SQE, flushing the queue to the kernel once if it is
+  // full; nullptr if there is still none.
+  io_uring_sqe* vacant_sqe() noexcept;
   // Counts a started operation and says it is in flight.
   bool started() noexcept;
   // Queues `op`, a timer, in the heap (timer_ops.cpp).
@@ -56,7 +59,14 @@ class uring_backend final : public backend {
   // which the kernel has read once it consumed the SQE (IORING_FEAT_SUBMIT_STABLE,
   // 5.5+), before the slot is handed out again.
   msghdr& msghdr_for(const io_uring_sqe* sqe) noexcept { return msgs_[sqe - ring_.sq.sqes]; }
-  void arm_wake_read() noexcept;
+  // Queues the read of the wake-up eventfd; false when no SQE was had.
+  bool arm_wake_read() noexcept;
+  // Queues a cancel request for `op`; false when no SQE was had.
+  bool submit_cancel(operation& op) noexcept;
+  // Retries what found no SQE before: the wake-up read, cancel requests.
+  void retry_deferred() noexcept;
+  // `op`, whose cancel request waits in cancels_, completed: drop it.
+  void forget_cancel(operation& op) noexcept;
   // Handles a failed io_uring_enter (negated errno `err`): waits and
   // signals are the usual case, transient shortages are retried on the next
   // turn, and anything else is reported through the log hook.
@@ -93,6 +103,11 @@ class uring_backend final : public backend {
   // large transfer to a fast reader cannot starve the other connections.
   static constexpr int send_file_inline_budget = 16;
   int send_file_inline_left_ = send_file_inline_budget;
+  // Whether the wake-up read is queued or in flight.
+  bool wake_armed_ = false;
+  // Operations whose cancel request found no SQE (op.state == cancelled),
+  // submitted by a later poll; an operation that completes first leaves.
+  std::vector<operation*> cancels_;
   // Written by this worker only; read by others (relaxed) for in_flight().
   std::atomic<std::int64_t> in_flight_{0};
 };
@@ -104,6 +119,7 @@ inline constexpr std::uint64_t ud_wake = 1;    // the eventfd read
 
 // What this backend keeps in an operation: a timer's op.state is `waiting`
 // while it is in the heap, at op.place.timer_index; every other operation
-// is the kernel's from start to CQE and keeps nothing.
+// is the kernel's from start to CQE, and its op.state is `cancelled` only
+// while a cancel request for it waits in cancels_ for an SQE.
 
 }  // namespace corio::detail

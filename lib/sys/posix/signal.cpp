@@ -6,6 +6,7 @@
 #include <csignal>
 #include <thread>
 
+#include "core/fault.hpp"
 #include "corio/signal.hpp"
 #include "sys/signal.hpp"
 
@@ -39,15 +40,30 @@ void relay() {
 
 }  // namespace
 
-void install_signal_handlers() noexcept {
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return;
-  std::thread(relay).detach();
+std::error_code install_signal_handlers() noexcept {
+  int fds[2];
+  if (fault_hit(fault_site::signal_pipe)) {
+    errno = EMFILE;  // injected: no descriptor left
+    return {errno, std::generic_category()};
+  }
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {errno, std::generic_category()};
+  pipe_fds[0] = fds[0];
+  pipe_fds[1] = fds[1];
+  try {
+    std::thread(relay).detach();
+  } catch (const std::system_error& e) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    pipe_fds[0] = pipe_fds[1] = -1;
+    return e.code();
+  }
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  return {};
 }
 
 }  // namespace corio::detail::sys

@@ -21,6 +21,10 @@ BOOL WINAPI on_console_event(DWORD type) {
 }
 }  // namespace
 
-void install_signal_handlers() noexcept { ::SetConsoleCtrlHandler(on_console_event, TRUE); }
+std::error_code install_signal_handlers() noexcept {
+  if (!::SetConsoleCtrlHandler(on_console_event, TRUE))
+    return {static_cast<int>(::GetLastError()), std::system_category()};
+  return {};
+}
 
 }  // namespace corio::detail::sys
