@@ -100,6 +100,13 @@ std::string_view operation_kind_name(std::size_t k) noexcept {
     case detail::op_code::accept: return "accept";
     case detail::op_code::connect: return "connect";
     case detail::op_code::timer: return "timer";
+    case detail::op_code::recv_from: return "recv_from";
+    case detail::op_code::send_to: return "send_to";
+    case detail::op_code::file_open: return "file_open";
+    case detail::op_code::file_read: return "file_read";
+    case detail::op_code::file_write: return "file_write";
+    case detail::op_code::file_sync: return "file_sync";
+    case detail::op_code::send_file: return "send_file";
   }
   return "unknown";
 }

@@ -50,7 +50,7 @@ enum class op_code : std::uint8_t {
 
 /// How many op_code values there are (metrics count per code): keep it the
 /// last value + 1 when adding one.
-inline constexpr std::size_t op_code_count = static_cast<std::size_t>(op_code::timer) + 1;
+inline constexpr std::size_t op_code_count = static_cast<std::size_t>(op_code::send_file) + 1;
 
 /// One buffer of a gather write. On Linux it has the layout of struct iovec
 /// (checked in the io_uring backend), so the kernel reads an array of them
