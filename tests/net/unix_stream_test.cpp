@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "corio/corio.hpp"
+#include "corio/io/stream.hpp"
 #include "support/run.hpp"
 
 #ifdef _WIN32
@@ -25,6 +26,11 @@ namespace corio::test {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A unix_stream is a stream like tcp_stream for the buffered reader and
+// writer, copy and copy_bidirectional.
+static_assert(io::readable_stream<net::unix_stream> && io::writable_stream<net::unix_stream> &&
+              io::half_closable<net::unix_stream> && io::gather_writable_stream<net::unix_stream>);
 
 class unix_stream_test : public runtime_test {
  protected:
