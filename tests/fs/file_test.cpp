@@ -19,7 +19,9 @@
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 
-#ifndef _WIN32
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <unistd.h>
 #endif
 
@@ -147,9 +149,11 @@ TEST_F(file_test, TruncateAndAppend) {
 }
 
 TEST_F(file_test, RemovedWhileOpenStaysReadable) {
-  // Linux: the inode lives while a descriptor refers to it. Windows: corio
-  // opens with FILE_SHARE_DELETE, so the name can be removed while the file
-  // is open and the open handle reads on.
+  // Linux: the inode lives while a descriptor refers to it; the name is
+  // gone at once. Windows: corio opens with FILE_SHARE_DELETE, so removing
+  // the name succeeds while the file is open and the open handle reads on;
+  // the name itself may stay (delete pending) until the last handle closes
+  // (Wine 8 keeps it), so only Linux checks that it is gone.
   const std::string path = dir.write("gone.bin", bytes_of("still here"));
   run([](std::string path) -> task<void> {
     auto f = co_await fs::file::open(path, open_flags::read);
@@ -157,15 +161,16 @@ TEST_F(file_test, RemovedWhileOpenStaysReadable) {
     std::error_code ec;
     std::filesystem::remove(path, ec);
     EXPECT_FALSE(ec) << "remove while open: " << ec.message();
-    EXPECT_FALSE(std::filesystem::exists(path)) << "the name is still there";
     std::vector<std::byte> buf(64);
     auto n = co_await f->read_at(0, buf);
     CO_ASSERT(n.has_value());
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), *n), "still here");
-    // And it cannot be opened again by its old name.
+#ifndef _WIN32
+    EXPECT_FALSE(std::filesystem::exists(path)) << "the name is still there";
     auto again = co_await fs::file::open(path, open_flags::read);
     CO_ASSERT(!again.has_value());
     EXPECT_EQ(again.error(), std::errc::no_such_file_or_directory);
+#endif
   }(path));
 }
 
@@ -211,12 +216,19 @@ TEST_F(file_test, OpenWithoutPermissionIsPermissionDenied) {
     if (!std::filesystem::exists(path)) GTEST_SKIP() << "running as root without /sys/kernel/notes";
   }
 #endif
-  run([](std::string path) -> task<void> {
+  const bool opened = run([](std::string path) -> task<bool> {
     auto r = co_await fs::file::open(path, open_flags::write);
-    CO_ASSERT(!r);
+    if (r) co_return true;
     EXPECT_EQ(r.error(), std::errc::permission_denied) << r.error().message();
+    co_return false;
   }(path));
   std::filesystem::permissions(dir.file("ro.bin"), std::filesystem::perms::owner_all);
+#ifdef _WIN32
+  // Wine maps the read-only attribute to the Unix mode, which root ignores.
+  if (opened && ::GetProcAddress(::GetModuleHandleA("ntdll.dll"), "wine_get_version"))
+    GTEST_SKIP() << "Wine running as root opened a read-only file for writing";
+#endif
+  EXPECT_FALSE(opened) << "a read-only file was opened for writing";
 }
 
 TEST_F(file_test, ClosedFileRefusesOperations) {

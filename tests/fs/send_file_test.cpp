@@ -28,6 +28,16 @@ using fs::open_flags;
 // when the peer stops reading.
 constexpr std::uint64_t stall_size = 64ull * 1024 * 1024;
 
+// How far the peer may be ahead of send_file's progress after a cancel: on
+// Linux each sendfile step is reported whole, so not at all; on IOCP a
+// cancelled TransmitFile step reports no count, and a step is at most 1 MiB
+// (lib/backend/iocp/file_ops.cpp).
+#ifdef _WIN32
+constexpr std::uint64_t unreported_step = 1 << 20;
+#else
+constexpr std::uint64_t unreported_step = 0;
+#endif
+
 class send_file_test : public runtime_test {
  protected:
   // A file of `size` pattern bytes (pattern_at), written in large blocks.
@@ -186,14 +196,15 @@ TEST_F(send_file_test, CancelledHalfwayReportsWhatWasSent) {
                                    std::chrono::milliseconds(200));
     CO_ASSERT(!r);
     EXPECT_EQ(r.error(), errc::timed_out) << r.error().message();
-    EXPECT_GT(progress, 0u);
     EXPECT_LT(progress, stall_size);
     // The stream is not left claimed: a plain write still works.
     EXPECT_TRUE((co_await server.write_all(std::string_view())).has_value());
     server.close();
     auto got = co_await receive_pattern(client, 0);
     EXPECT_FALSE(got.error) << got.error.message();
-    EXPECT_EQ(got.count, progress);
+    EXPECT_GT(got.count, 0u);
+    EXPECT_GE(got.count, progress);
+    EXPECT_LE(got.count, progress + unreported_step);
     EXPECT_EQ(got.first_bad, UINT64_MAX);
   }(p));
 }
@@ -224,12 +235,13 @@ TEST_F(send_file_test, StopTokenCancelsAfterTheReceiverStops) {
     auto [sent, first] = co_await when_all(sender(), receiver());
     CO_ASSERT(!sent);
     EXPECT_EQ(sent.error(), std::errc::operation_canceled);
-    EXPECT_GE(progress, first);
+    EXPECT_GE(progress + unreported_step, first);
     EXPECT_LT(progress, stall_size);
     server.close();
     auto rest = co_await receive_pattern(client, first);
     EXPECT_FALSE(rest.error) << rest.error.message();
-    EXPECT_EQ(first + rest.count, progress);
+    EXPECT_GE(first + rest.count, progress);
+    EXPECT_LE(first + rest.count, progress + unreported_step);
     EXPECT_EQ(rest.first_bad, UINT64_MAX);
   }(p));
 }

@@ -65,8 +65,12 @@ bool iocp_backend::start_send_file(operation& op) noexcept {
   }
   file_request& req = *op.args.file;
   set_offset(op, req.offset);
-  // TransmitFile sends at most 2^31 - 2 bytes per call.
-  const DWORD len = static_cast<DWORD>(std::min<std::uint64_t>(req.size, max_file_step));
+  // One step sends at most transmit_step bytes. A cancelled TransmitFile
+  // reports no count (Wine 8 says 0 bytes however much went out), so the
+  // bytes of the step in flight at a cancel are not in send_file's
+  // progress: smaller steps bound how far the peer may be ahead of it.
+  constexpr std::uint64_t transmit_step = 1 << 20;
+  const DWORD len = static_cast<DWORD>(std::min<std::uint64_t>(req.size, transmit_step));
   started();
   const BOOL ok = ::TransmitFile(win::to_socket(op.sock->handle), handle_of(req), len, 0,
                                  overlapped_of(op), nullptr, 0);
