@@ -140,13 +140,14 @@ def wrk(url, args):
     cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", url]
     if args.client_cores:
         cmd = ["taskset", "-c", args.client_cores] + cmd
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 60).stdout
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 60)
+    out = run.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if not (rps and p99 and total):
-        sys.exit(f"cannot read wrk's output:\n{out}")
+        sys.exit(f"cannot read wrk's output for {url} (exit {run.returncode}):\n{out}{run.stderr}")
     if errors:
         sys.exit(f"{url}: {errors.group(1)} error answers")
     return float(rps.group(1)), float(p99.group(1)) * UNITS[p99.group(2)], int(total.group(1))
@@ -202,6 +203,8 @@ def main():
             for case, path in cases:
                 for name in order:
                     p, port = servers[name]
+                    if p.poll() is not None:
+                        sys.exit(f"{name} exited with {p.returncode}")
                     pids = family(p.pid)
                     before = sum(cpu_seconds(x) for x in pids)
                     rps, p99, total = wrk(f"{scheme}://127.0.0.1:{port}{path}", args)

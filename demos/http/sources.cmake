@@ -9,5 +9,4 @@ set(CORIO_HTTP_SOURCES
 set(CORIO_HTTP_SERVER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../http_server/server.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../http_server/files.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../http_server/blocking_file.cpp
 )

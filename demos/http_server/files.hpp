@@ -1,6 +1,5 @@
 // demos/http_server/files.hpp: answering a file request from the document
-// root: open, info, read_at and send_file (blocking_file.hpp until corio::fs
-// is in the tree).
+// root through corio::fs (open, info, read_at) and fs::send_file.
 #pragma once
 
 #include <chrono>
@@ -8,7 +7,8 @@
 #include <span>
 #include <string_view>
 
-#include "http_server/blocking_file.hpp"
+#include "corio/fs/file.hpp"
+#include "corio/fs/send_file.hpp"
 #include "http_server/server.hpp"
 
 namespace http_server {
@@ -60,7 +60,7 @@ corio::task<corio::result<file_answer>> serve_file(Stream& s, out_buffer& out,
   std::size_t name_len = 0;
   if (!detail::file_name(cfg, path, name, name_len)) co_return simple(414, "path too long");
   const std::string_view full(name.data(), name_len);
-  auto f = co_await blocking_fs::file::open(full);
+  auto f = co_await corio::with_stop(corio::fs::file::open(full, corio::fs::open_flags::read), stop);
   if (!f) {
     const auto e = f.error();
     if (e == std::errc::operation_canceled) co_return corio::fail(e);
@@ -123,7 +123,7 @@ corio::task<corio::result<file_answer>> serve_file(Stream& s, out_buffer& out,
     std::uint64_t done = 0;
     while (done < count) {
       const auto spare = out.spare().first(static_cast<std::size_t>(count - done));
-      auto n = co_await f->read_at(first + done, std::as_writable_bytes(spare));
+      auto n = co_await corio::with_stop(f->read_at(first + done, std::as_writable_bytes(spare)), stop);
       if (!n) co_return corio::fail(n.error());
       if (*n == 0) co_return corio::fail(corio::errc::unexpected_eof);  // the file shrank
       out.commit(*n);
@@ -132,9 +132,11 @@ corio::task<corio::result<file_answer>> serve_file(Stream& s, out_buffer& out,
     co_return a;
   }
   if (auto sent = co_await detail::flush(s, out, stop); !sent) co_return corio::fail(sent.error());
-  auto sent = co_await blocking_fs::send_file(s, *f, first, count);
+  // Zero-copy on TCP (sendfile, TransmitFile); a copy loop on other streams.
+  // A file that shrank meanwhile ends it with unexpected_eof: the
+  // Content-Length cannot be kept, so the connection closes.
+  auto sent = co_await corio::with_stop(corio::fs::send_file(s, *f, first, count), stop);
   if (!sent) co_return corio::fail(sent.error());
-  if (*sent != count) co_return corio::fail(corio::errc::unexpected_eof);  // the file shrank
   co_return a;
 }
 

@@ -24,6 +24,10 @@
 #include "corio/tls/context.hpp"
 #include "http_server/server.hpp"
 
+#if !defined(_WIN32)
+#include <csignal>
+#endif
+
 namespace {
 
 using ms = std::chrono::milliseconds;
@@ -129,6 +133,12 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
 int main(int argc, char** argv) {
   options opt;
   if (auto code = parse_options(argc, argv, opt)) return *code;
+#if !defined(_WIN32)
+  // sendfile(2) (fs::send_file's zero-copy path) has no MSG_NOSIGNAL: a
+  // client that closes mid-body would kill the server with SIGPIPE. Ignored,
+  // the write fails with EPIPE and only that connection ends.
+  std::signal(SIGPIPE, SIG_IGN);
+#endif
   if (opt.cfg.log != nullptr) {
     // Log lines gather in a large buffer: one write per 64 KiB, not per line
     // (set before anything is written to stdout, as setvbuf requires).

@@ -119,6 +119,19 @@ try:
     r = run([getter, "--help"], text=True)
     check(r.returncode == 0 and "exit codes" in r.stdout, "http_get --help")
 
+    # Clients that go away in the middle of a large body (sendfile then
+    # meets a closed socket: EPIPE, never SIGPIPE) end only their connection.
+    import socket
+    import struct
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+            s.recv(1000)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    r = run(["curl", "-sS", base + "/hello"])
+    check(r.returncode == 0 and r.stdout == b"hello" and p.poll() is None,
+          f"server after clients left mid-body: rc={r.returncode} alive={p.poll() is None}")
+
     # Graceful shutdown: exit 0; the access log has one line per request.
     p.send_signal(signal.SIGINT)
     try:
