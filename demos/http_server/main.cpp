@@ -17,16 +17,13 @@
 #include <string>
 #include <system_error>
 
+#include "common/admin.hpp"
 #include "common/args.hpp"
 #include "common/host.hpp"
 #include "common/startup.hpp"
 #include "corio/corio.hpp"
 #include "corio/tls/context.hpp"
 #include "http_server/server.hpp"
-
-#if !defined(_WIN32)
-#include <csignal>
-#endif
 
 namespace {
 
@@ -73,6 +70,7 @@ struct options {
   http_server::config cfg;
   ms grace{5000};
   std::string tls_cert, tls_key;
+  demo::admin_options admin;
 };
 
 std::optional<int> parse_options(int argc, const char* const* argv, options& out) {
@@ -105,6 +103,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
       .text("tls-cert", "FILE", out.tls_cert,
             "serve HTTPS with this certificate chain (PEM, leaf first)")
       .text("tls-key", "FILE", out.tls_key, "with --tls-cert: its private key (PEM)");
+  demo::add_admin_options(cli, out.admin);
   if (auto code = cli.parse(argc, argv)) return code;
   if (out.tls_cert.empty() != out.tls_key.empty())
     return cli.fail("--tls-cert and --tls-key go together");
@@ -125,6 +124,7 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
   out.grace = ms(static_cast<std::int64_t>(grace_seconds * 1000));
   out.runtime.threads = threads.value_or(0);
   out.runtime.backend = *corio::parse_backend_kind(backend);  // choice() checked the name
+  out.admin.apply(out.runtime);
   return std::nullopt;
 }
 
@@ -133,12 +133,6 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
 int main(int argc, char** argv) {
   options opt;
   if (auto code = parse_options(argc, argv, opt)) return *code;
-#if !defined(_WIN32)
-  // sendfile(2) (fs::send_file's zero-copy path) has no MSG_NOSIGNAL: a
-  // client that closes mid-body would kill the server with SIGPIPE. Ignored,
-  // the write fails with EPIPE and only that connection ends.
-  std::signal(SIGPIPE, SIG_IGN);
-#endif
   if (opt.cfg.log != nullptr) {
     // Log lines gather in a large buffer: one write per 64 KiB, not per line
     // (set before anything is written to stdout, as setvbuf requires).
@@ -168,6 +162,8 @@ int main(int argc, char** argv) {
   demo::raise_descriptor_limit();
   auto server = demo::start_server("http_server", opt.address, opt.runtime);
   if (!server) return 1;
+  auto admin = demo::start_admin("http_server", server->rt, opt.admin);
+  if (!admin) return 1;
   if (auto bound = server->listener.local_endpoint()) opt.cfg.port = bound->port();
   server->rt.block_on(run_until_signal(server->listener, opt.cfg, opt.grace));
   std::fflush(stdout);

@@ -8,6 +8,7 @@
 #include "core/fault.hpp"
 #include "core/shuffle.hpp"
 #include "core/runtime_impl.hpp"
+#include "sys/signal.hpp"
 #include "corio/runtime.hpp"
 
 namespace corio {
@@ -26,6 +27,7 @@ result<std::unique_ptr<runtime_impl>> runtime_impl::start(backend_kind kind,
     auto promise = std::make_shared<std::promise<result<void>>>();
     attached.push_back(promise->get_future());
     w->thread() = std::thread([w = w.get(), promise] {
+      sys::prepare_worker_thread();
       w->run([&](const result<void>& r) { promise->set_value(r); });
     });
   }

@@ -11,4 +11,10 @@ namespace corio::detail::sys {
 /// succeeds; a failure (the error returned) installs nothing.
 std::error_code install_signal_handlers() noexcept;
 
+/// Called first on each worker thread. POSIX: blocks SIGPIPE on the thread,
+/// so that a write that no flag can keep from raising it (sendfile to a
+/// socket whose peer has gone) returns EPIPE instead of killing the
+/// process; the process's own disposition is left as it is. Windows: nothing.
+void prepare_worker_thread() noexcept;
+
 }  // namespace corio::detail::sys

@@ -1,5 +1,7 @@
-// lib/sys/posix/signal.cpp: SIGINT and SIGTERM turned into deliver_signal.
+// lib/sys/posix/signal.cpp: SIGINT and SIGTERM turned into deliver_signal;
+// SIGPIPE kept off the workers.
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -64,6 +66,13 @@ std::error_code install_signal_handlers() noexcept {
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   return {};
+}
+
+void prepare_worker_thread() noexcept {
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
 }
 
 }  // namespace corio::detail::sys

@@ -27,4 +27,6 @@ std::error_code install_signal_handlers() noexcept {
   return {};
 }
 
+void prepare_worker_thread() noexcept {}
+
 }  // namespace corio::detail::sys
