@@ -21,6 +21,7 @@
 #include "common/args.hpp"
 #include "common/host.hpp"
 #include "common/startup.hpp"
+#include "common/tls.hpp"
 #include "corio/corio.hpp"
 #include "corio/tls/context.hpp"
 #include "http_server/server.hpp"
@@ -141,22 +142,9 @@ int main(int argc, char** argv) {
   }
   std::optional<corio::tls::context> tls;
   if (!opt.tls_cert.empty()) {
-    auto ctx = corio::tls::context::create(corio::tls::role::server);
-    if (!ctx) {
-      fmt::print(stderr, "http_server: TLS: {}\n", ctx.error().message());
-      return 1;
-    }
-    if (auto r = ctx->use_certificate_chain_file(opt.tls_cert.c_str()); !r) {
-      fmt::print(stderr, "http_server: --tls-cert {}: {}\n", opt.tls_cert, r.error().message());
-      return 1;
-    }
-    if (auto r = ctx->use_private_key_file(opt.tls_key.c_str()); !r) {
-      fmt::print(stderr, "http_server: --tls-key {}: {}\n", opt.tls_key, r.error().message());
-      return 1;
-    }
     const std::array<std::string_view, 1> alpn{"http/1.1"};
-    (void)ctx->set_alpn(alpn);
-    tls = std::move(*ctx);
+    tls = demo::server_tls("http_server", opt.tls_cert, opt.tls_key, alpn);
+    if (!tls) return 1;
     opt.cfg.tls = &*tls;
   }
   demo::raise_descriptor_limit();

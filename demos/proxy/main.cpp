@@ -25,6 +25,7 @@
 #include "common/args.hpp"
 #include "common/host.hpp"
 #include "common/startup.hpp"
+#include "common/tls.hpp"
 #include "corio/corio.hpp"
 #include "corio/io/copy.hpp"
 #include "corio/tls/stream.hpp"
@@ -233,20 +234,8 @@ int main(int argc, char** argv) {
   if (auto code = parse_options(argc, argv, opt)) return *code;
   std::optional<corio::tls::context> tls;
   if (!opt.tls_cert.empty()) {
-    auto ctx = corio::tls::context::create(corio::tls::role::server);
-    if (!ctx) {
-      fmt::print(stderr, "proxy: TLS: {}\n", ctx.error().message());
-      return 1;
-    }
-    if (auto r = ctx->use_certificate_chain_file(opt.tls_cert.c_str()); !r) {
-      fmt::print(stderr, "proxy: --tls-cert {}: {}\n", opt.tls_cert, r.error().message());
-      return 1;
-    }
-    if (auto r = ctx->use_private_key_file(opt.tls_key.c_str()); !r) {
-      fmt::print(stderr, "proxy: --tls-key {}: {}\n", opt.tls_key, r.error().message());
-      return 1;
-    }
-    tls = std::move(*ctx);
+    tls = demo::server_tls("proxy", opt.tls_cert, opt.tls_key);
+    if (!tls) return 1;
     opt.tls = &*tls;
   }
   demo::raise_descriptor_limit();
