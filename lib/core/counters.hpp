@@ -75,16 +75,25 @@ inline std::uint64_t read_counter(const std::uint64_t& c) noexcept {
 // split comes from the thread's CPU clock, read by runtime::metrics().
 class blocked_wait {
  public:
-  explicit blocked_wait(worker_counters& c) noexcept : c_(c) { set_gauge(c_.waiting, 1); }
-  ~blocked_wait() {
-    set_gauge(c_.waiting, 0);
-    bump(c_.wakeups);
+  /// `counted` false: a wait that cannot block (a zero timeout), not counted.
+  explicit blocked_wait(worker_counters& c, bool counted = true) noexcept
+      : c_(counted ? &c : nullptr) {
+    if (c_) set_gauge(c_->waiting, 1);
   }
+  ~blocked_wait() { end(); }
   blocked_wait(const blocked_wait&) = delete;
   blocked_wait& operator=(const blocked_wait&) = delete;
 
+  /// The wait is over (the destructor does it too; only the first counts).
+  void end() noexcept {
+    if (!c_) return;
+    set_gauge(c_->waiting, 0);
+    bump(c_->wakeups);
+    c_ = nullptr;
+  }
+
  private:
-  worker_counters& c_;
+  worker_counters* c_;
 };
 
 // The bytes an operation with result `res` moved, counted where it finished.

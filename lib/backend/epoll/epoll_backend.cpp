@@ -9,7 +9,6 @@
 #include <climits>
 #include <ctime>
 #include <new>
-#include <optional>
 
 #include "core/fault.hpp"
 #include "core/shuffle.hpp"
@@ -156,8 +155,7 @@ void epoll_backend::wait_for_events(bool block) noexcept {
   int n = -1;
   bump(counts.kernel_entries);
   // Counts the wait only when it may block (a zero timeout never does).
-  std::optional<blocked_wait> waiting;
-  if (wait_ns != 0) waiting.emplace(counts);
+  blocked_wait waiting(counts, wait_ns != 0);
   // Injected: the wait ends as a signal would end it, with nothing fetched.
   const bool interrupted = fault_hit(fault_site::epoll_wait);
   if (!interrupted && have_pwait2_) {
@@ -177,7 +175,7 @@ void epoll_backend::wait_for_events(bool block) noexcept {
     }
     n = ::epoll_wait(epoll_fd_, events_, max_events, ms);
   }
-  waiting.reset();
+  waiting.end();
   // EINTR: nothing fetched; timers and queued completions still run.
   // TRICKY: the events fetched here may name sockets that are closed while
   // this batch is processed: a coroutine resumed by events_[0] closes the
