@@ -253,12 +253,16 @@ TEST_F(send_file_test, SecondWriteDuringTransferIsRefused) {
     CO_ASSERT(f.has_value());
     auto [client, server] = co_await connected_pair();
     std::stop_source stop;
+    bool started = false;  // both children run on this worker
     auto sender = [&]() -> task<result<std::uint64_t>> {
+      started = true;  // and the co_await starts the transfer before anything else runs here
       co_return co_await with_stop(fs::send_file(server, *f, 0, stall_size), stop.get_token());
     };
     auto intruder = [&]() -> task<result<void>> {
-      // The sender started first (when_all starts in order) and is blocked
-      // on the full socket: this write must be refused, not interleaved.
+      // when_all promises no start order: wait until the transfer is under
+      // way (the client never reads, so it stays under way). This write
+      // must then be refused, not interleaved.
+      while (!started) co_await corio::yield();
       auto r = co_await server.write_all(std::string_view("x"));
       stop.request_stop();
       co_return r;
