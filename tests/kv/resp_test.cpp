@@ -152,7 +152,9 @@ TEST(KvGlob, MatchesLikeRedis) {
   EXPECT_TRUE(glob_match("a*b*c", "aXbYbZc"));
   EXPECT_FALSE(glob_match("abc", "abcd"));
   // A pathological pattern stays fast (backtracking is bounded).
-  EXPECT_FALSE(glob_match(std::string(30, '*') + "a*a*a*a*a*b", std::string(2000, 'a')));
+  std::string pathological(30, '*');
+  pathological += "a*a*a*a*a*b";  // (string + literal trips GCC 12's -Warray-bounds here)
+  EXPECT_FALSE(glob_match(pathological, std::string(2000, 'a')));
 }
 
 }  // namespace
