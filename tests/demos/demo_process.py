@@ -5,7 +5,8 @@ at the end (finish()).
 
 The tests in this folder import it as it stands beside them (Python puts a
 script's own folder first on sys.path); tests elsewhere put this folder on
-sys.path first. Python 3 standard library only.
+sys.path first. Python 3 standard library only. The shell scripts'
+counterpart is scripts/demo_process.sh.
 """
 import re
 import subprocess
