@@ -142,7 +142,7 @@ def main():
         servers[name] = servers["corio-uring"] + extra_args.split()
     if args.servers:
         args.servers += "," + ",".join(e.partition("=")[0] for e in args.extra + args.variant)
-        wanted = set(args.servers.split(",")) | {args.baseline}
+        wanted = {s for s in args.servers.split(",") if s} | {args.baseline}
         unknown = wanted - servers.keys()
         if unknown:
             sys.exit(f"--servers: unknown {', '.join(sorted(unknown))}; known: {', '.join(servers)}")
