@@ -89,13 +89,24 @@ def cpu_seconds(pid):
     return user + system
 
 
-def status_kib(pid, key="VmRSS"):
-    """A KiB figure of /proc/PID/status (VmRSS, VmHWM, ...); 0 when it has none."""
-    with open(f"/proc/{pid}/status") as f:
+def kib_field(path, key):
+    """The KiB figure of the line "KEY: N kB" of a /proc file (/proc/meminfo,
+    /proc/PID/status); 0 when it has none."""
+    with open(path) as f:
         for line in f:
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def status_kib(pid, key="VmRSS"):
+    """A KiB figure of the process's /proc/PID/status (VmRSS, VmHWM, ...)."""
+    return kib_field(f"/proc/{pid}/status", key)
+
+
+def meminfo_kib(key):
+    """A KiB figure of the machine's /proc/meminfo (MemAvailable, Slab, ...)."""
+    return kib_field("/proc/meminfo", key)
 
 
 # ---- Load generators and TLS -------------------------------------------------

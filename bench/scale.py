@@ -43,7 +43,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
-from benchlib import cpu_seconds, status_kib  # noqa: E402
+from benchlib import cpu_seconds, meminfo_kib, status_kib  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 RUN_LIMIT = 60.0  # seconds, per run
@@ -116,14 +116,6 @@ def read_first(path, default="?"):
             return f.read().split("\n")[0].strip()
     except OSError:
         return default
-
-
-def meminfo_kib(key):
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def mem_available_kib():
