@@ -20,8 +20,7 @@ out=$(mktemp)
 "$dir/demos/echo_server" --port 0 --threads 1 >"$out" &
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$out"' EXIT
-port=$(port_of "$out" $server)
+port=$(port_of "$out" $server echo_server) || exit 1
 cat "$out"
-[ -n "$port" ] || { echo "echo_server did not start" >&2; exit 1; }
 "$dir/demos/echo_client" --port "$port" --threads 1 --connections "$connections" \
   --size "$size" --duration "$seconds"

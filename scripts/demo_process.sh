@@ -5,16 +5,23 @@
 # scripts/http_demo.sh and the demos' tests under Wine (tests/*/*_wine.sh);
 # the Python tests' counterpart is tests/demos/demo_process.py.
 
-# Waits for "listening on" in file $1, written by process $2, until that
-# process exits or a minute has passed (Wine starts slowly); prints the
-# port of the first ":PORT " in the file, nothing when there is none.
+# Waits for "listening on" in file $1, written by demo process $2 (named
+# $3), until that process exits or a minute has passed (Wine starts slowly);
+# prints the port of the first ":PORT " in the file. When there is none,
+# says on stderr that $3 did not start, with its output, and fails.
 port_of() {
+  local port
   for _ in $(seq 600); do
     grep -q "listening on" "$1" && break
     kill -0 "$2" 2>/dev/null || break
     sleep 0.1
   done
-  grep -oE ':[0-9]+ ' "$1" | head -1 | tr -d ': ' || true
+  port=$(grep -oE ':[0-9]+ ' "$1" | head -1 | tr -d ': ') || true
+  if [ -z "$port" ]; then
+    { echo "$3 did not start:"; cat "$1"; } >&2
+    return 1
+  fi
+  echo "$port"
 }
 
 # Waits up to a minute for background process $1 of this shell to exit;

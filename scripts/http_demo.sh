@@ -26,10 +26,8 @@ echo "<p>corio http_server</p>" >"$site/index.html"
 "$dir/demos/http_server" --root "$site" --port 0 --threads 1 >"$out" &
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$site" "$out"' EXIT
-port=$(port_of "$out" $server)
+url=http://127.0.0.1:$(port_of "$out" $server http_server) || exit 1
 cat "$out"
-[ -n "$port" ] || { echo "http_server did not start" >&2; exit 1; }
-url=http://127.0.0.1:$port
 set -x
 curl -si "$url/hello"; echo
 curl -si -r 0-9 "$url/4k.bin" -o /dev/null -w '%{http_code} %{size_download} bytes\n'
