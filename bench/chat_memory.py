@@ -16,6 +16,7 @@ broadcast flood, read from the server's /proc/PID/status (Linux).
 The machine may be shared: RSS figures do not depend on CPU contention,
 but say so next to them anyway."""
 import argparse
+import os
 import resource
 import socket
 import subprocess
@@ -23,19 +24,8 @@ import sys
 import threading
 import time
 
-
-def status(pid):
-    fields = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                fields[k] = int(v.split()[0])  # KiB
-    return fields
-
-
-def rss(pid):
-    return status(pid)["VmRSS"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import status_kib  # noqa: E402
 
 
 def wait_connections(server, n):
@@ -44,7 +34,6 @@ def wait_connections(server, n):
     server's own descriptor table, bounded)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        import os
         fds = 0
         for fd in os.listdir(f"/proc/{server.pid}/fd"):
             try:
@@ -101,15 +90,15 @@ def main():
     warm = open_idle(port, 1)
     warm[0].close()
     wait_connections(p, 0)
-    base = rss(p.pid)
+    base = status_kib(p.pid)
     conns = open_idle(port, a.idle)
-    loaded = rss(p.pid)
+    loaded = status_kib(p.pid)
     print(f"idle: baseline {base} KiB, with {a.idle} idle connections {loaded} KiB: "
           f"{(loaded - base) * 1024 / a.idle:.0f} bytes per idle connection")
     for s in conns:
         s.close()
     wait_connections(p, 0)
-    print(f"idle: after closing them {rss(p.pid)} KiB")
+    print(f"idle: after closing them {status_kib(p.pid)} KiB")
 
     after = []
     for _ in range(a.cycles):
@@ -117,7 +106,7 @@ def main():
         for s in conns:
             s.close()
         wait_connections(p, 0)
-        after.append(rss(p.pid))
+        after.append(status_kib(p.pid))
     print(f"churn: baseline {base} KiB; after each of {a.cycles} waves of {a.idle}: "
           + " ".join(str(x) for x in after) + " KiB")
 
@@ -150,7 +139,7 @@ def main():
             sender.sendall(line)
         sender.sendall(b"/who\n")
         print(f"flood: sent {count * len(line) / 1e6:.1f} MB to {a.members} members that do not read; "
-              f"server VmHWM {status(p.pid)['VmHWM']} KiB, VmRSS {rss(p.pid)} KiB")
+              f"server VmHWM {status_kib(p.pid, 'VmHWM')} KiB, VmRSS {status_kib(p.pid)} KiB")
         sender.close()
         for s in members:
             s.close()

@@ -18,49 +18,8 @@ import subprocess
 import sys
 import time
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def start_server(cmd, core):
-    p = subprocess.Popen(["taskset", "-c", str(core)] + cmd, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.search(r":(\d+)\b", line)
-    if not m:
-        p.kill()
-        raise RuntimeError(f"{cmd[0]} did not report a port: {line!r} {p.stderr.read()}")
-    return p, int(m.group(1))
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICK, int(fields[12]) / TICK  # utime, stime
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def stop(p):
-    p.send_signal(2)
-    try:
-        p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-
-
-def parse_result(text):
-    for line in text.splitlines():
-        if line.startswith("RESULT "):
-            return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
-    raise RuntimeError("no RESULT line in load generator output:\n" + text)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_times, parse_result, start_server, status_kib, stop  # noqa: E402
 
 SYSCALL_EVENTS = "raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter"
 
@@ -94,12 +53,12 @@ def one_run(server_cmd, client, conns, size, seconds, warmup, cores, syscalls=Fa
                "--warmup", str(warmup)]
         c = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(warmup)
-        u0, s0 = cpu_seconds(p.pid)
+        u0, s0 = cpu_times(p.pid)
         # Counted over most of the measured window; divided by the messages
         # of that same fraction of it.
         perf = count_syscalls(p.pid, seconds * 0.9) if syscalls else None
         out, _ = c.communicate(timeout=seconds + warmup + 60)
-        u1, s1 = cpu_seconds(p.pid)
+        u1, s1 = cpu_times(p.pid)
         r = parse_result(out)
         if r.get("errors", 0) != 0 or c.returncode != 0:
             raise RuntimeError(f"load generator reported errors: {out}")
@@ -120,13 +79,13 @@ def one_run(server_cmd, client, conns, size, seconds, warmup, cores, syscalls=Fa
 def idle_rss(server_cmd, client, n, cores):
     p, port = start_server(server_cmd, cores[0])
     try:
-        before = rss_kib(p.pid)
+        before = status_kib(p.pid)
         c = subprocess.Popen(["taskset", "-c", cores[1], client, "--port", str(port),
                               "--idle", str(n), "--duration", "3", "--threads", "1"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         peak = before
         while c.poll() is None:
-            peak = max(peak, rss_kib(p.pid))
+            peak = max(peak, status_kib(p.pid))
             time.sleep(0.1)
         out = c.stdout.read()
         m = re.search(r"survived=(\d+)", out)
@@ -183,7 +142,7 @@ def main():
         servers[name] = servers["corio-uring"] + extra_args.split()
     if args.servers:
         args.servers += "," + ",".join(e.partition("=")[0] for e in args.extra + args.variant)
-        wanted = set(args.servers.split(",")) | {args.baseline}
+        wanted = {s for s in args.servers.split(",") if s} | {args.baseline}
         unknown = wanted - servers.keys()
         if unknown:
             sys.exit(f"--servers: unknown {', '.join(sorted(unknown))}; known: {', '.join(servers)}")

@@ -27,39 +27,13 @@ import getpass
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            sys.exit(f"server exited early with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"server did not listen on {port}")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_seconds, free_port, make_cert, start_pinned, stop, wait_port  # noqa: E402
 
 
 def family(pid):
@@ -71,29 +45,6 @@ def family(pid):
     except OSError:
         pass
     return pids
-
-
-def start(cmd, cores):
-    full = (["taskset", "-c", cores] if cores else []) + cmd
-    return subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop(p):
-    p.send_signal(2)  # SIGINT: http_server's graceful stop; nginx's fast shutdown
-    try:
-        p.wait(15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-
-
-def make_cert(work):
-    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-days", "1"], check=True, capture_output=True)
-    return cert, key
 
 
 def nginx_conf(work, site, port, tls=None):
@@ -186,13 +137,13 @@ def main():
     try:
         port = free_port()
         conf = nginx_conf(work, site, port, tls)
-        servers["nginx"] = (start([args.nginx, "-p", work, "-c", conf, "-g", "daemon off;"],
-                                  args.server_cores), port)
+        servers["nginx"] = (start_pinned([args.nginx, "-p", work, "-c", conf, "-g", "daemon off;"],
+                                         args.server_cores), port)
         for b in args.backends.split(","):
             port = free_port()
-            servers[f"corio-{b}"] = (start([args.server, "--root", site, "--port", str(port),
-                                            "--threads", "1", "--backend", b] + tls_args,
-                                           args.server_cores), port)
+            servers[f"corio-{b}"] = (start_pinned([args.server, "--root", site, "--port", str(port),
+                                                   "--threads", "1", "--backend", b] + tls_args,
+                                                  args.server_cores), port)
         for name, (p, port) in servers.items():
             wait_port(port, p)
 
@@ -230,7 +181,7 @@ def main():
                       f"{cpu / base_cpu:.2f}x | {p99 / base_p99:.2f}x |")
     finally:
         for p, _ in servers.values():
-            stop(p)
+            stop(p, timeout=15)  # SIGINT: http_server's graceful stop; nginx's fast shutdown
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -16,52 +16,13 @@ redis-server's (below 1.00x: kv_server spends less CPU per request).
 import argparse
 import os
 import shutil
-import socket
+import signal
 import statistics
 import subprocess
 import sys
-import time
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            sys.exit(f"server exited early with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"server did not listen on {port}")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def start(cmd, cores):
-    full = (["taskset", "-c", cores] if cores else []) + cmd
-    return subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop(p):
-    p.terminate()
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_seconds, free_port, start_pinned, stop, wait_port  # noqa: E402
 
 
 def requests_for(args, pipeline):
@@ -115,7 +76,7 @@ def main():
     for rnd in range(args.rounds):
         for name, cmd, cores in servers:
             port = free_port()
-            p = start(cmd(port), cores)
+            p = start_pinned(cmd(port), cores)
             try:
                 wait_port(port, p)
                 for pipeline in pipelines:
@@ -128,7 +89,7 @@ def main():
                             results.setdefault((pipeline, name, row), []).append(
                                 (rps, used * 1e6 / total))
             finally:
-                stop(p)
+                stop(p, signal.SIGTERM, timeout=10)
         print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
 
     print(f"redis-benchmark -c {args.clients} -n {args.requests} (-P > 1: {requests_for(args, 16)}), "

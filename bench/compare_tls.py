@@ -25,16 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_echo import cpu_seconds, parse_result, start_server, stop  # noqa: E402
-
-
-def make_cert(folder):
-    cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-days", "1"], check=True, capture_output=True)
-    return cert, key
+from benchlib import cpu_seconds, make_cert, parse_result, start_server, stop  # noqa: E402
 
 
 def one_run(server_cmd, client, client_args, seconds, warmup, cores):
@@ -44,14 +35,14 @@ def one_run(server_cmd, client, client_args, seconds, warmup, cores):
                "--duration", str(seconds), "--warmup", str(warmup)] + client_args
         c = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(warmup)
-        u0, s0 = cpu_seconds(p.pid)
+        cpu0 = cpu_seconds(p.pid)
         out, _ = c.communicate(timeout=seconds + warmup + 60)
-        u1, s1 = cpu_seconds(p.pid)
+        cpu1 = cpu_seconds(p.pid)
         r = parse_result(out)
         if r.get("errors", 0) != 0 or c.returncode != 0:
             raise RuntimeError(f"load generator reported errors: {out}")
         msgs = r["msgs"]
-        return {"rate": r["msgs_per_s"], "cpu_us": ((u1 - u0) + (s1 - s0)) * 1e6 / msgs}
+        return {"rate": r["msgs_per_s"], "cpu_us": (cpu1 - cpu0) * 1e6 / msgs}
     finally:
         stop(p)
 

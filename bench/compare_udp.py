@@ -3,10 +3,10 @@
 epoll) and a raw epoll recvfrom/sendto loop (bench/peers/raw_udp_echo), in
 one run.
 
-As in compare_echo.py (whose helpers this reuses), the server is pinned to
-one core and the load generator (udp_echo's client mode, the same for every
-server) to the other; what separates the servers is the server's CPU time
-per echoed datagram, read from /proc/PID/stat over the client's run.
+As in compare_echo.py, the server is pinned to one core and the load
+generator (udp_echo's client mode, the same for every server) to the other;
+what separates the servers is the server's CPU time per echoed datagram,
+read from /proc/PID/stat over the client's run.
 Servers run alternately for several rounds; the table shows medians,
 min-max, and ratios to the raw loop.
 
@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_echo import cpu_seconds, parse_result, start_server, stop  # noqa: E402
+from benchlib import cpu_times, parse_result, start_server, stop  # noqa: E402
 
 
 def one_run(server_cmd, client, count, size, mixed, window, cores):
@@ -30,10 +30,10 @@ def one_run(server_cmd, client, count, size, mixed, window, cores):
                "--size", str(size), "--window", str(window), "--timeout", "1"]
         if mixed:
             cmd.append("--mixed")
-        u0, s0 = cpu_seconds(p.pid)
+        u0, s0 = cpu_times(p.pid)
         out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                              timeout=600).stdout
-        u1, s1 = cpu_seconds(p.pid)
+        u1, s1 = cpu_times(p.pid)
         r = parse_result(out)
         if r.get("errors", 0) != 0:
             raise RuntimeError(f"load generator reported errors: {out}")

@@ -41,7 +41,10 @@ import sys
 import tempfile
 import time
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+from benchlib import cpu_seconds, meminfo_kib, status_kib  # noqa: E402
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 RUN_LIMIT = 60.0  # seconds, per run
 
@@ -85,33 +88,13 @@ def spawn(cmd, **kw):
 
 def stop(p, sig=signal.SIGTERM, timeout=5):
     """Stops `p` (SIGTERM, then SIGKILL); returns its exit code."""
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    rc = benchlib.stop(p, sig, timeout)
     if p in children:
         children.remove(p)
-    return p.returncode
+    return rc
 
 
 # ---- /proc ---------------------------------------------------------------
-
-def status_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-
 
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
@@ -133,14 +116,6 @@ def read_first(path, default="?"):
             return f.read().split("\n")[0].strip()
     except OSError:
         return default
-
-
-def meminfo_kib(key):
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def mem_available_kib():

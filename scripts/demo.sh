@@ -5,6 +5,8 @@
 # Usage: scripts/demo.sh [seconds] [connections] [message-size]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/demo_process.sh
+. scripts/demo_process.sh
 seconds=${1:-5}
 connections=${2:-64}
 size=${3:-64}
@@ -18,12 +20,7 @@ out=$(mktemp)
 "$dir/demos/echo_server" --port 0 --threads 1 >"$out" &
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$out"' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$out" && break
-  kill -0 $server 2>/dev/null || { cat "$out"; echo "echo_server did not start" >&2; exit 1; }
-  sleep 0.1
-done
+port=$(port_of "$out" $server echo_server) || exit 1
 cat "$out"
-port=$(grep -oE ':[0-9]+ ' "$out" | head -1 | tr -d ': ')
 "$dir/demos/echo_client" --port "$port" --threads 1 --connections "$connections" \
   --size "$size" --duration "$seconds"

@@ -5,6 +5,8 @@
 # Usage: scripts/http_demo.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/demo_process.sh
+. scripts/demo_process.sh
 seconds=${1:-5}
 connections=${2:-64}
 bash scripts/setup.sh demo
@@ -24,13 +26,8 @@ echo "<p>corio http_server</p>" >"$site/index.html"
 "$dir/demos/http_server" --root "$site" --port 0 --threads 1 >"$out" &
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$site" "$out"' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$out" && break
-  kill -0 $server 2>/dev/null || { cat "$out"; echo "http_server did not start" >&2; exit 1; }
-  sleep 0.1
-done
+url=http://127.0.0.1:$(port_of "$out" $server http_server) || exit 1
 cat "$out"
-url=http://127.0.0.1:$(grep -oE ':[0-9]+ ' "$out" | head -1 | tr -d ': ')
 set -x
 curl -si "$url/hello"; echo
 curl -si -r 0-9 "$url/4k.bin" -o /dev/null -w '%{http_code} %{size_download} bytes\n'

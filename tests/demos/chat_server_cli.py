@@ -11,13 +11,9 @@ import socket
 import subprocess
 import sys
 
+from demo_process import check, finish, start, wait_exit
+
 server, backend = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def lines(sock):
@@ -45,12 +41,8 @@ for bad, why in ((["--idle-timeout", "0.0004"], "under 1 ms"),
         continue
     check(r.returncode == 2 and why in r.stderr, f"{bad}: rc={r.returncode} {r.stderr!r}")
 
-p = subprocess.Popen([server, "--port", "0", "--threads", "2", "--backend", backend,
-                      "--idle-timeout", "0.2"],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-first = p.stdout.readline()
-check("listening on 127.0.0.1:" in first, f"no listening line: {first!r}")
-port = int(first.split(":")[1].split()[0])
+p, port = start([server, "--port", "0", "--threads", "2", "--backend", backend,
+                 "--idle-timeout", "0.2"])
 
 # A client that says nothing is closed, told why.
 with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
@@ -72,15 +64,9 @@ except (ConnectionRefusedError, ConnectionResetError):
     pass
 except socket.timeout:
     check(False, "a new client was left waiting after shutdown")
-try:
-    rc = p.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = None
+rc = wait_exit(p)
 check(rc == 0, f"exit code after SIGINT: {rc}")
 err = p.stderr.read()
 check("1 as idle" in err, f"no idle count in the summary: {err!r}")
 
-if failures:
-    sys.exit("FAILED: " + "; ".join(failures))
-print("chat_server behaves")
+finish("chat_server behaves")

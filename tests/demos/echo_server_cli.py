@@ -10,21 +10,13 @@ import socket
 import subprocess
 import sys
 
+from demo_process import check, finish, start as start_demo, wait_exit
+
 server, backend = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def start(*extra):
-    p = subprocess.Popen([server, "--port", "0", "--threads", "2", "--backend", backend, *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    check("listening on 127.0.0.1:" in line, f"no listening line: {line!r}")
-    return p, int(line.split(":")[1].split()[0])
+    return start_demo([server, "--port", "0", "--threads", "2", "--backend", backend, *extra])
 
 
 # Bad arguments: usage and exit code 2.
@@ -74,11 +66,7 @@ check(held.recv(1) == b"x", "echo before shutdown")
 p.send_signal(signal.SIGINT)
 held.sendall(b"y")
 check(held.recv(1) == b"y", "connection not served during the grace period")
-try:
-    rc = p.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = None
+rc = wait_exit(p)
 check(rc == 0, f"exit code after SIGINT: {rc}")
 held.settimeout(10)
 check(held.recv(1) == b"", "connection not closed after the grace period")
@@ -113,17 +101,11 @@ check(refused(port), "a new client was left waiting during the grace")
 held.sendall(b"y")
 check(held.recv(1) == b"y", "connection not served during the grace period")
 p.send_signal(signal.SIGINT)
-try:
-    rc = p.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = None
+rc = wait_exit(p)
 check(rc == 0, f"exit code after a second SIGINT: {rc}")
 held.settimeout(10)
 check(held.recv(1) == b"", "connection not closed after the second SIGINT")
 held.close()
 check("ending the grace now" in p.stderr.read(), "no message for the second signal")
 
-if failures:
-    sys.exit("FAILED: " + "; ".join(failures))
-print("echo_server behaves")
+finish("echo_server behaves")

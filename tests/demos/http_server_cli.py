@@ -15,13 +15,9 @@ import subprocess
 import sys
 import tempfile
 
+from demo_process import check, finish, start, wait_exit
+
 server, getter, backend = sys.argv[1], sys.argv[2], sys.argv[3]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def run(cmd, **kw):
@@ -45,12 +41,8 @@ try:
         r = run([server, *bad], text=True)
         check(r.returncode == 2 and "usage" in r.stderr.lower(), f"{bad}: rc={r.returncode}")
 
-    p = subprocess.Popen([server, "--root", root, "--port", "0", "--threads", "2",
-                          "--backend", backend, "--log", "--header-timeout", "5"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    line = p.stdout.readline().decode()
-    check("listening on 127.0.0.1:" in line, f"no listening line: {line!r}")
-    port = int(line.split(":")[1].split()[0])
+    p, port = start([server, "--root", root, "--port", "0", "--threads", "2",
+                     "--backend", backend, "--log", "--header-timeout", "5"], text=False)
     base = f"http://127.0.0.1:{port}"
 
     # curl: GET, HEAD, Range, If-Modified-Since, keep-alive across --next.
@@ -134,11 +126,7 @@ try:
 
     # Graceful shutdown: exit 0; the access log has one line per request.
     p.send_signal(signal.SIGINT)
-    try:
-        rc = p.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = None
+    rc = wait_exit(p)
     check(rc == 0, f"exit code after SIGINT: {rc}")
     log = p.stdout.read().decode()
     check('"GET /big.bin HTTP/1.1" 200 ' + str(len(big)) in log, "no access-log line for big.bin")
@@ -148,6 +136,4 @@ try:
 finally:
     shutil.rmtree(root, ignore_errors=True)
 
-if failures:
-    sys.exit("FAILED: " + "; ".join(failures))
-print("http_server behaves")
+finish("http_server behaves")

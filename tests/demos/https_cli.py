@@ -14,14 +14,10 @@ import subprocess
 import sys
 import tempfile
 
+from demo_process import check, finish, start
+
 server, get, backend = sys.argv[1], sys.argv[2], sys.argv[3]
-failures = []
 TIMEOUT = 30
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def openssl(*args):
@@ -60,12 +56,9 @@ try:
     r = subprocess.run([get, "ftp://x/"], capture_output=True, text=True, timeout=10)
     check(r.returncode == 2, f"ftp URL: {r}")
 
-    p = subprocess.Popen([server, "--root", root, "--port", "0", "--threads", "2", "--backend",
-                          backend, "--tls-cert", cert, "--tls-key", key],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p, port = start([server, "--root", root, "--port", "0", "--threads", "2", "--backend",
+                     backend, "--tls-cert", cert, "--tls-key", key])
     procs.append(p)
-    line = p.stdout.readline()
-    port = int(line.split("listening on ")[1].split()[0].rsplit(":", 1)[1])
     base = f"https://localhost:{port}"
 
     if shutil.which("curl"):
@@ -123,7 +116,4 @@ finally:
             proc.wait()
     shutil.rmtree(folder, ignore_errors=True)
 
-if failures:
-    print("FAILED:\n  " + "\n  ".join(failures))
-    sys.exit(1)
-print("https: ok")
+finish("https: ok")

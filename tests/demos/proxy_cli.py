@@ -13,15 +13,11 @@ import subprocess
 import sys
 import threading
 
+from demo_process import check, finish, start, wait_exit
+
 proxy, backend = sys.argv[1], sys.argv[2]
-failures = []
 SIZE = 10 * 1024 * 1024
 TIMEOUT = 30
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def read_to_end(s):
@@ -77,12 +73,9 @@ server_thread.start()
 
 # The target by name: localhost resolves to 127.0.0.1 (and maybe ::1, where
 # nothing listens: the connect race goes on to the next address).
-p = subprocess.Popen([proxy, "--listen", "0", "--to", f"localhost:{target_port}", "--threads", "2",
-                      "--backend", backend], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+p, port = start([proxy, "--listen", "0", "--to", f"localhost:{target_port}", "--threads", "2",
+                 "--backend", backend], says="proxy listening on")
 lines = queue.Queue()
-first = p.stdout.readline()
-check("proxy listening on 127.0.0.1:" in first, f"no listening line: {first!r}")
-port = int(first.split(":")[1].split()[0])
 threading.Thread(target=lambda: [lines.put(l) for l in p.stdout], daemon=True).start()
 
 
@@ -119,11 +112,7 @@ check(held_ready.wait(TIMEOUT), "held connection never reached the target")
 p.send_signal(signal.SIGINT)
 check(held.recv(1) == b"", "held connection not closed on Ctrl-C")
 held.close()
-try:
-    rc = p.wait(timeout=TIMEOUT)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = None
+rc = wait_exit(p, TIMEOUT)
 check(rc == 0, f"exit code after SIGINT: {rc}")
 rest = []
 while not rest or "connections" not in rest[-1]:  # up to the summary
@@ -138,6 +127,4 @@ check(f"3 connections (1 failed), {2 * SIZE + 3} bytes up, {2 * SIZE} bytes down
 check("interrupted" in p.stderr.read(), "no Ctrl-C message")
 server_thread.join(TIMEOUT)
 
-if failures:
-    sys.exit("FAILED: " + "; ".join(failures))
-print("proxy behaves")
+finish("proxy behaves")

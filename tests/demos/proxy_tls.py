@@ -23,15 +23,11 @@ import sys
 import tempfile
 import threading
 
+from demo_process import check, finish, start
+
 proxy, backend = sys.argv[1], sys.argv[2]
-failures = []
 SIZE = 4 * 1024 * 1024
 TIMEOUT = 30
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def recv_exact(s, n):
@@ -98,12 +94,9 @@ try:
     target_thread = threading.Thread(target=target_side, daemon=True)
     target_thread.start()
 
-    p = subprocess.Popen([proxy, "--listen", "0", "--to", f"127.0.0.1:{target_port}",
-                          "--threads", "2", "--backend", backend, "--max-connections", "3",
-                          "--tls-cert", cert, "--tls-key", key],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    port = int(line.split("listening on ")[1].split()[0].rsplit(":", 1)[1])
+    p, port = start([proxy, "--listen", "0", "--to", f"127.0.0.1:{target_port}",
+                     "--threads", "2", "--backend", backend, "--max-connections", "3",
+                     "--tls-cert", cert, "--tls-key", key])
 
     # 1. Python ssl client, verifying.
     ctx = ssl.create_default_context(cafile=cert)
@@ -161,7 +154,4 @@ try:
 finally:
     shutil.rmtree(folder, ignore_errors=True)
 
-if failures:
-    print("FAILED:\n  " + "\n  ".join(failures))
-    sys.exit(1)
-print("proxy TLS: ok")
+finish("proxy TLS: ok")

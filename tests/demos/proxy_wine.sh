@@ -8,40 +8,25 @@
 # Usage: proxy_wine.sh WINE_RUN PREFIX PROXY_EXE SERVER_EXE CLIENT_EXE
 set -u
 run=$1 prefix=$2 proxy=$3 server=$4 client=$5
+# shellcheck source=scripts/demo_process.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/demo_process.sh"
 out=$(mktemp)
 trap 'rm -f "$out" "$out.proxy" "$out.client"' EXIT
 
-# Waits for "listening on" in file $1 written by process $2; prints the port.
-port_of() {
-  for _ in $(seq 600); do  # Wine starts slowly; give it up to a minute
-    grep -q "listening on" "$1" && break
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  grep -oE ':[0-9]+ ' "$1" | head -1 | tr -d ': '
-}
-
 "$run" "$prefix" "$server" --port 0 --threads 2 --max-connections 8 >"$out" 2>&1 &
 server_pid=$!
-server_port=$(port_of "$out" $server_pid)
-if [ -z "$server_port" ]; then
-  echo "echo_server.exe did not start:"; cat "$out"; kill $server_pid 2>/dev/null; exit 1
-fi
+server_port=$(port_of "$out" $server_pid echo_server.exe) || { kill $server_pid 2>/dev/null; exit 1; }
 "$run" "$prefix" "$proxy" --listen 0 --to "127.0.0.1:$server_port" --threads 2 \
   --max-connections 8 --quiet >"$out.proxy" 2>&1 &
 proxy_pid=$!
-proxy_port=$(port_of "$out.proxy" $proxy_pid)
-if [ -z "$proxy_port" ]; then
-  echo "proxy.exe did not start:"; cat "$out.proxy"; kill $proxy_pid $server_pid 2>/dev/null; exit 1
-fi
+proxy_port=$(port_of "$out.proxy" $proxy_pid proxy.exe) ||
+  { kill $proxy_pid $server_pid 2>/dev/null; exit 1; }
 timeout 120 "$run" "$prefix" "$client" --port "$proxy_port" --threads 2 --connections 8 \
   --messages 200 --duration 60 >"$out.client" 2>&1
 client_rc=$?
-timeout 60 tail --pid=$proxy_pid -f /dev/null
-wait $proxy_pid
+exit_of $proxy_pid
 proxy_rc=$?
-timeout 60 tail --pid=$server_pid -f /dev/null
-wait $server_pid
+exit_of $server_pid
 server_rc=$?
 grep RESULT "$out.client"
 grep "connections" "$out.proxy"

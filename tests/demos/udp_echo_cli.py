@@ -9,13 +9,9 @@ import socket
 import subprocess
 import sys
 
+from demo_process import check, finish, start
+
 demo, backend = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 # Bad arguments: usage and exit code 2.
@@ -24,12 +20,8 @@ for bad in (["--size", "8"], ["--window", "0"], ["--nope"], ["--count", "5"], ["
     r = subprocess.run([demo, *bad], capture_output=True, text=True, timeout=10)
     check(r.returncode == 2 and "usage" in r.stderr.lower(), f"{bad}: rc={r.returncode} {r.stderr!r}")
 
-p = subprocess.Popen([demo, "--server", "--port", "0", "--backend", backend],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-line = p.stdout.readline()
-m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-check(m, f"no listening line: {line!r}")
-port = m.group(1) if m else "9"
+p, port = start([demo, "--server", "--port", "0", "--backend", backend])
+port = str(port)
 
 # A raw datagram is echoed.
 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -65,5 +57,4 @@ r = subprocess.run([demo, "--port", free, "--count", "10", "--timeout", "2", "--
                    capture_output=True, text=True, timeout=60)
 check(r.returncode == 1 and "refused" in r.stdout.lower(), f"no server: rc={r.returncode} {r.stdout!r}")
 
-if failures:
-    sys.exit("FAILED: " + "; ".join(failures))
+finish()

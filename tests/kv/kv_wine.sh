@@ -6,19 +6,13 @@
 # Usage: kv_wine.sh WINE_RUN PREFIX SERVER_EXE
 set -u
 run=$1 prefix=$2 server=$3
+# shellcheck source=scripts/demo_process.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/demo_process.sh"
 out=$(mktemp)
 trap 'kill $pid 2>/dev/null; rm -f "$out" "$out.bench"' EXIT
 "$run" "$prefix" "$server" --port 0 --threads 2 >"$out" 2>&1 &
 pid=$!
-for _ in $(seq 600); do  # Wine starts slowly; give it up to a minute
-  grep -q "listening on" "$out" && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.1
-done
-port=$(grep -oE ':[0-9]+ ' "$out" | head -1 | tr -d ': ')
-if [ -z "$port" ]; then
-  echo "kv_server.exe did not start:"; cat "$out"; exit 1
-fi
+port=$(port_of "$out" $pid kv_server.exe) || exit 1
 fail=0
 expect() {  # want, redis-cli args...
   local want=$1; shift

@@ -13,23 +13,12 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "demos"))
+from demo_process import check, finish, start, wait_exit  # noqa: E402
+
 server, backend = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-
-
-p = subprocess.Popen([server, "--port", "0", "--threads", "2", "--backend", backend],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-line = p.stdout.readline()
-m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-if not m:
-    p.kill()
-    sys.exit(f"FAILED: no listening line: {line!r}")
-port = m.group(1)
+p, port = start([server, "--port", "0", "--threads", "2", "--backend", backend])
+port = str(port)
 
 
 def cli(*args, stdin=None):
@@ -104,12 +93,7 @@ for pipeline in ("1", "16"):
 check(cli("GET", "counter:__rand_int__").isdigit(), "redis-benchmark's INCR key")
 
 p.send_signal(signal.SIGINT)
-try:
-    rc = p.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = None
+rc = wait_exit(p)
 check(rc == 0, f"exit code after SIGINT: {rc}")
 
-if failures:
-    sys.exit("FAILED: " + "; ".join(failures))
+finish()
