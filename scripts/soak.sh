@@ -12,7 +12,8 @@
 #   - no connection stuck (nothing moved for 10 s): no operation pending
 #     past its time;
 #   - no descriptor leaked: /proc/PID/fd counted before the clients and
-#     after they have gone (iocp: the descriptors of the Wine prefix's
+#     after each round of them has gone, and no more after the second round
+#     than after the first (iocp: the descriptors of the Wine prefix's
 #     wineserver, which holds the Unix socket behind every Windows socket
 #     handle; the prefix is the soak's own, so no other program's handles
 #     are counted. The .exe's own /proc/PID/fd does not follow its sockets);
@@ -78,16 +79,17 @@ wineserver_pid() {
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# The descriptor count of $1 once it holds still for half a second (up to
-# 10 s: a fresh wineserver is still booting Wine's own processes).
+# The descriptor count of $1 once it has held still for $2 checks, 0.5 s
+# apart (up to 15 s: a fresh wineserver is still booting Wine's own
+# processes, which open and close handles for a few seconds).
 steady_fds() {
-  local n m i
+  local n m i still=0
   n=$(fd_count "$1")
-  for i in $(seq 20); do
+  for i in $(seq 30); do
+    [ "$still" -ge "$2" ] && break
     sleep 0.5
     m=$(fd_count "$1")
-    [ "$m" -eq "$n" ] && break
-    n=$m
+    if [ "$m" -eq "$n" ]; then still=$((still + 1)); else still=0; n=$m; fi
   done
   echo "$n"
 }
@@ -146,8 +148,10 @@ soak_one() {
       return 1
     fi
   fi
-  local fds0; fds0=$(steady_fds "$fd_pid")
-  local round rss1=0 rss2=0 fds
+  local still=1
+  [ "$backend" = iocp ] && still=4
+  local fds0; fds0=$(steady_fds "$fd_pid" "$still")
+  local round rss1=0 rss2=0 fds fds1=0
   for round in 1 2; do
     if ! "$client" --mode "$mode" --port "$port" --connections "$clients" --duration "$half" \
         --seed "$((seed + round))" >"$work/client.out" 2>&1; then
@@ -155,8 +159,12 @@ soak_one() {
     fi
     echo "  $name ($backend) round $round: $(grep '^SOAK' "$work/client.out")"
     grep '^first problem' "$work/client.out" | sed 's/^/    /'
-    fds=$(settled_fds "$fd_pid" "$fds0")
+    settled_fds "$fd_pid" "$fds0" >/dev/null
+    fds=$(steady_fds "$fd_pid" "$still")
     [ "$fds" -gt "$fds0" ] && failed+=" fd-leak($fds0->$fds)"
+    # Round over round too: a leak on a path the load takes grows with it.
+    [ "$round" = 2 ] && [ "$fds" -gt "$fds1" ] && failed+=" fd-growth(round 1 $fds1->$fds)"
+    fds1=$fds
     if [ "$round" = 1 ]; then rss1=$(rss_kib "$pid"); else rss2=$(rss_kib "$pid"); fi
   done
   [ "$rss2" -gt $((rss1 + 32 * 1024)) ] && failed+=" rss-growth(${rss1}KiB->${rss2}KiB)"
