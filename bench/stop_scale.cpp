@@ -78,7 +78,10 @@ corio::task<void> idle_reader(idle_conn& c) {
   (void)co_await corio::with_stop(corio::with_timeout(c.server.read(c.buf), 1h), c.stop.get_token());
 }
 
-corio::task<void> echo(corio::net::tcp_stream& s, std::stop_token stop) {
+// Owns its stream: a child of the scope must not refer to the body's
+// locals, which are destroyed when the body returns, before the scope joins
+// its children.
+corio::task<void> echo(corio::net::tcp_stream s, std::stop_token stop) {
   std::array<std::byte, size> buf;
   for (;;) {
     auto n = co_await corio::with_stop(s.read_exact(buf), stop);
@@ -131,7 +134,7 @@ corio::task<figures> measure(std::size_t idle, int messages) {
     } holder_guard{holder};
     auto [client, server] = co_await pair();
     std::stop_source server_stop, client_stop;
-    s.spawn_local(echo(server, server_stop.get_token()));
+    s.spawn_local(echo(std::move(server), server_stop.get_token()));
     const auto client_token = client_stop.get_token();
     std::array<std::byte, size> out{}, in{};
     for (int i = 0; i < messages / 10; ++i) {  // warm-up

@@ -4,7 +4,8 @@
 # backend: "uring: N passed, M failed".
 #   plain build        uring, epoll  (+ the find_package consumer check, and
 #                      scripts/soak.sh as the tests uring.soak and epoll.soak)
-#   mingw build        iocp, under Wine
+#   mingw build        iocp, under Wine (+ scripts/soak.sh as the test
+#                      iocp.soak, loaded by the plain build's soak_client)
 #   asan+ubsan build   uring, epoll  (schedule shaking on: CORIO_SHUFFLE=1)
 #   tsan build         uring, epoll
 # Each build's tests run while the next build compiles (on two cores that
@@ -104,7 +105,8 @@ windows=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2
 
 mkdir -p build
 build_and_test plain "${release[@]}"
-build_and_test mingw "${windows[@]}" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/mingw-w64-x86_64.cmake
+build_and_test mingw "${windows[@]}" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/mingw-w64-x86_64.cmake \
+  "-DCORIO_SOAK_CLIENT=$PWD/build/test-plain/tests/soak_client"
 build_and_test asan "${sanitized[@]}" -DCORIO_SANITIZE=address,undefined
 build_and_test tsan "${sanitized[@]}" -DCORIO_SANITIZE=thread
 finish_tests

@@ -54,6 +54,40 @@ TEST_F(close_test, CloseWithAReadInFlightCancelsIt) {
   }(rt));
 }
 
+// A read under with_stop whose token is stopped and whose stream is closed
+// in the same turn, before the worker has swept the stop: the close ends
+// the read, once, with operation_canceled, and the sweep that follows finds
+// nothing left to cancel. (bench/stop_scale ended its connections so; when
+// a close dropped the read in flight instead of cancelling it, its scope
+// waited forever on epoll.)
+TEST_F(close_test, StopAndCloseInOneTurnEndTheReadOnce) {
+  run([](runtime& rt) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    std::stop_source stop;
+    std::error_code got;
+    int ended = 0;
+    scope s;
+    s.spawn_local([](net::tcp_stream& server, std::stop_token token, std::error_code& got,
+                     int& ended) -> task<void> {
+      std::array<std::byte, 64> buf;
+      auto r = co_await with_stop(server.read_exact(buf), token);
+      EXPECT_FALSE(r) << "the peer sent nothing";
+      if (!r) got = r.error();
+      ++ended;
+    }(server, stop.get_token(), got, ended));
+    co_await until_in_flight(rt, 1);
+    EXPECT_EQ(ended, 0);
+    stop.request_stop();
+    server.close();
+    co_await s.join();
+    EXPECT_EQ(ended, 1);
+    EXPECT_EQ(got, std::errc::operation_canceled) << got.message();
+    std::array<char, 8> buf;
+    auto n = co_await client.read(buf);
+    EXPECT_TRUE(!n || *n == 0);
+  }(rt));
+}
+
 // The same for a write blocked on a full socket buffer, ended by destroying
 // the stream that owns the socket.
 TEST_F(close_test, DestroyingAStreamWithAWriteInFlightCancelsIt) {
