@@ -287,56 +287,84 @@ TEST_F(file_test, OperationsTakeWithStopAndWithTimeout) {
   }(path));
 }
 
-// Where a file call waits on the blocking pool (epoll: every call; IOCP:
-// open), a stop takes back a call still queued behind a busy pool: it
-// ends with operation_canceled and never runs. Elsewhere (io_uring, IOCP
-// reads) the read is the kernel's and ends with its own result or the
+// Where a file call waits on the blocking pool (an open that creates: epoll
+// and IOCP), a stop takes back a call still queued behind a busy pool: it
+// ends with operation_canceled and never runs (the file is not created).
+// On io_uring the open is the kernel's and ends with its own result or the
 // cancel, whichever wins; either way nothing hangs and nothing leaks.
 TEST(file_pool_test, QueuedCallIsTakenBackByAStop) {
   auto made = runtime::create({.threads = 1, .blocking_threads = 1});
   ASSERT_TRUE(made.has_value());
   runtime rt = std::move(*made);
-  // Known bug, open: under Wine, with the machine loaded, a ReadFile
-  // cancelled by the stop never completed once (the reader hung for 30 s;
-  // 3 of 3 runs on an idle machine passed). Until it is understood this
-  // test does not run on IOCP; docs/files.md says so.
-  if (rt.backend() == backend_kind::iocp)
-    GTEST_SKIP() << "IOCP: a cancelled overlapped ReadFile hung once under Wine (open bug)";
   temp_dir dir;
-  const std::string path = dir.write("q.bin", bytes_of("queued"));
-  const bool on_pool = rt.backend() == backend_kind::epoll;
+  const std::string path = dir.file("created.bin");
+  const bool on_pool = rt.backend() != backend_kind::io_uring;
   run(rt, [](std::string path, bool on_pool) -> task<void> {
-    auto f = co_await fs::file::open(path, open_flags::read);
-    CO_ASSERT(f.has_value());
     std::latch gate(1);
-    // Occupies the pool's only thread until the reader has its result.
+    // Occupies the pool's only thread until the opener has its result.
     auto hog = [&]() -> task<void> {
       co_await spawn_blocking([&gate] { gate.wait(); });
     };
     std::stop_source stop;
-    std::vector<std::byte> buf(16);
-    auto reader = [&]() -> task<result<std::size_t>> {
-      auto r = co_await with_stop(f->read_at(0, buf), stop.get_token());
+    auto opener = [&]() -> task<bool> {
+      auto f = co_await with_stop(fs::file::open(path, open_flags::write | open_flags::create),
+                                  stop.get_token());
       gate.count_down();
-      co_return r;
+      if (on_pool) {
+        EXPECT_FALSE(f.has_value()) << "a queued open ran";
+      }
+      if (!f) {
+        EXPECT_EQ(f.error(), std::errc::operation_canceled);
+      }
+      co_return f.has_value();
     };
     auto stopper = [&]() -> task<void> {
       stop.request_stop();
       co_return;
     };
-    auto [h, r, s] = co_await when_all(hog(), reader(), stopper());
+    auto [h, opened, s] = co_await when_all(hog(), opener(), stopper());
     (void)h;
     (void)s;
-    if (on_pool) {
-      CO_ASSERT(!r);
-      EXPECT_EQ(r.error(), std::errc::operation_canceled);
-    } else if (r) {
-      EXPECT_EQ(*r, 6u);
-    } else {
-      EXPECT_EQ(r.error(), std::errc::operation_canceled);
-    }
+    EXPECT_EQ(std::filesystem::exists(path), opened);
   }(path, on_pool));
   EXPECT_EQ(rt.operations_in_flight(), 0);
+}
+
+// epoll: an open of a path the kernel has cached and a read of bytes in the
+// page cache cannot block, so they run on the worker and the pool never
+// starts a thread. Calls that may block still go to the pool.
+TEST(file_pool_test, CachedOpenAndReadSkipThePoolOnEpoll) {
+  auto made = runtime::create({.threads = 1});
+  ASSERT_TRUE(made.has_value());
+  runtime rt = std::move(*made);
+  if (rt.backend() != backend_kind::epoll) GTEST_SKIP() << "epoll's pool only";
+  temp_dir dir;
+  const std::string path = dir.write("hot.bin", bytes_of("cached bytes"));
+  run(rt, [](std::string path, runtime& rt) -> task<void> {
+    for (int i = 0; i < 3; ++i) {
+      auto f = co_await fs::file::open(path, open_flags::read);
+      CO_ASSERT(f.has_value());
+      std::vector<std::byte> buf(64);
+      auto n = co_await f->read_at(0, buf);
+      CO_ASSERT(n.has_value());
+      EXPECT_EQ(*n, 12u);
+      EXPECT_EQ(std::memcmp(buf.data(), "cached bytes", 12), 0);
+      EXPECT_EQ(co_await f->read_at(12, buf), 0u);  // the end, also at once
+    }
+    EXPECT_EQ(rt.blocking_threads(), 0u);
+    // A directory is still refused, a missing file still not found.
+    auto d = co_await fs::file::open(std::filesystem::path(path).parent_path().string(),
+                                     open_flags::read);
+    CO_ASSERT(!d);
+    EXPECT_EQ(d.error(), std::errc::is_a_directory);
+    auto missing = co_await fs::file::open(path + ".missing", open_flags::read);
+    CO_ASSERT(!missing);
+    EXPECT_EQ(missing.error(), std::errc::no_such_file_or_directory);
+    // Creating may block: the pool runs it.
+    auto made_file = co_await fs::file::open(path + ".new", open_flags::write | open_flags::create);
+    CO_ASSERT(made_file.has_value());
+    EXPECT_GE(rt.blocking_threads(), 1u);
+  }(path, rt));
 }
 
 }  // namespace

@@ -2,10 +2,17 @@
 // epoll cannot wait for a regular file (it is always "ready", and a read
 // that misses the page cache blocks anyway), so each call is a blocking
 // pread/pwrite/fsync/open on a pool thread, and its result comes back to the
-// worker that started it through pool_done_.
+// worker that started it through pool_done_. An open whose path the kernel
+// has cached, and a read whose bytes are all in the page cache, cannot
+// block: those are first tried on the worker, as io_uring does, and skip
+// the pool's two thread hand-offs.
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include "backend/epoll/epoll_backend.hpp"
@@ -41,10 +48,61 @@ std::int64_t run_file_call(op_code code, file_request& req) noexcept {
   }
 }
 
+// Cleared once the kernel says it has no openat2 (before Linux 5.6).
+std::atomic<bool> have_openat2{true};
+
+// The call of `req` if it can finish without blocking: an open whose every
+// path component is in the kernel's lookup cache (openat2 RESOLVE_CACHED,
+// Linux 5.12; an open that creates or truncates never qualifies), or a
+// read whose bytes are all in the page cache (preadv2 RWF_NOWAIT). The
+// result (>= 0 or a negated errno), or -EAGAIN: it would block, or the
+// kernel cannot tell, so the pool runs it.
+std::int64_t try_without_blocking(op_code code, file_request& req) noexcept {
+  if (code == op_code::file_open) {
+    const int flags = posix_open_flags(req.flags);
+    if ((flags & (O_CREAT | O_TRUNC)) != 0 || !have_openat2.load(std::memory_order_relaxed))
+      return -EAGAIN;
+    open_how how{};
+    how.flags = static_cast<std::uint64_t>(flags);
+    how.resolve = RESOLVE_CACHED;
+    const long fd = ::syscall(SYS_openat2, AT_FDCWD, req.path, &how, sizeof how);
+    if (fd >= 0) return fd;
+    // EINVAL: a kernel without RESOLVE_CACHED (5.6 to 5.11), or flags it
+    // refuses; the pool's open(2) gives the real answer either way.
+    if (errno == ENOSYS) have_openat2.store(false, std::memory_order_relaxed);
+    if (errno == ENOSYS || errno == EINVAL || errno == EINTR) return -EAGAIN;
+    return -errno;  // EAGAIN (not cached) included
+  }
+  if (code == op_code::file_read) {
+    // A part of the bytes may be cached and the rest not, and read_at
+    // promises a short count only at the end of the file: a short read is
+    // followed until the end (0) or a part that is not cached (then the
+    // pool reads it all).
+    std::uint64_t got = 0;
+    for (;;) {
+      iovec iov{static_cast<std::byte*>(req.data) + got, static_cast<std::size_t>(req.size - got)};
+      const ssize_t n = ::preadv2(static_cast<int>(req.handle), &iov, 1,
+                                  static_cast<off_t>(req.offset + got), RWF_NOWAIT);
+      if (n > 0) {
+        got += static_cast<std::uint64_t>(n);
+        if (got == req.size) return static_cast<std::int64_t>(got);
+      } else if (n == 0) {
+        return static_cast<std::int64_t>(got);  // the end of the file
+      } else if (errno == EAGAIN || errno == EOPNOTSUPP || errno == EINTR) {
+        return -EAGAIN;
+      } else {
+        return got > 0 ? static_cast<std::int64_t>(got) : -errno;
+      }
+    }
+  }
+  return -EAGAIN;
+}
+
 }  // namespace
 
 bool epoll_backend::start_on_pool(operation& op) noexcept {
   file_request& req = *op.args.file;
+  if (const std::int64_t r = try_without_blocking(op.code, req); r != -EAGAIN) return finish(op, r);
   req.job.pool = current_blocking_pool();
   if (!req.job.pool) return fail_now(op, -EOPNOTSUPP);
   req.job.request = &req;
