@@ -119,7 +119,11 @@ TEST(fault_rules, AWorkerRuleFailsOnThatWorkerOnly) {
       EXPECT_TRUE(testing::set_faults(std::span(&other, 1)));
       auto ok = co_await sleep_for(1ms);
       EXPECT_TRUE(ok) << "a rule for the other worker failed this one";
-      fault_rule mine{.site = fault_site::op_start, .nth = 1, .count = 100, .worker = me};
+      // Read again: a completion may resume this coroutine on the other
+      // worker (IOCP's workers share one port), and the rule is for the
+      // worker that starts the next operation.
+      const int now = static_cast<int>(detail::worker::current()->index());
+      fault_rule mine{.site = fault_site::op_start, .nth = 1, .count = 100, .worker = now};
       EXPECT_TRUE(testing::set_faults(std::span(&mine, 1)));
       auto failed = co_await sleep_for(1ms);
       testing::clear_faults();
