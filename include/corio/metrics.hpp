@@ -22,17 +22,12 @@ inline constexpr std::size_t operation_kind_count = detail::op_code_count;
 /// "wait_readable", "accept", "connect", "timer"); "unknown" past the end.
 std::string_view operation_kind_name(std::size_t k) noexcept;
 
-/// One worker's counters. Counters only grow; the gauges (ready_queue,
-/// in_flight, waiting) are a recent value. Each is read on its own, so two
-/// counters may be a few operations apart in a snapshot taken under load;
-/// once the runtime is quiet they agree exactly.
-struct worker_metrics {
-  /// The worker's index (0 .. threads-1); the totals use threads().
-  unsigned worker = 0;
-  /// Operations started (every read, write, accept, connect, wait, timer).
-  std::uint64_t submissions = 0;
-  /// Of those, the ones that finished at once, without waiting (data was
-  /// already there, or the start failed).
+/// One worker's plain counters and gauges, one std::uint64_t each. The
+/// worker keeps them live in this very shape (lib/core/counters.hpp), and
+/// runtime::metrics() copies them into worker_metrics: the one list of them.
+struct worker_counts {
+  /// Of the operations started, the ones that finished at once, without
+  /// waiting (data was already there, or the start failed).
   std::uint64_t inline_completions = 0;
   /// Operations completed later, through the worker's loop.
   std::uint64_t completions = 0;
@@ -50,8 +45,22 @@ struct worker_metrics {
   /// Turns of the worker's loop, and returns from a blocking wait.
   std::uint64_t turns = 0;
   std::uint64_t wakeups = 0;
-  /// Coroutines that were ready to run at the start of the last turn.
+  /// A gauge: coroutines that were ready to run at the start of the last
+  /// turn.
   std::uint64_t ready_queue = 0;
+};
+
+/// One worker's counters (worker_counts, and the ones below). Counters only
+/// grow; the gauges (ready_queue, in_flight, waiting) are a recent value.
+/// Each is read on its own, so two counters may be a few operations apart
+/// in a snapshot taken under load; once the runtime is quiet they agree
+/// exactly.
+struct worker_metrics : worker_counts {
+  /// The worker's index (0 .. threads-1); the totals use threads().
+  unsigned worker = 0;
+  /// Operations started (every read, write, accept, connect, wait, timer):
+  /// the sum of `started`.
+  std::uint64_t submissions = 0;
   /// Operations started, per kind (index: operation_kind_name).
   std::array<std::uint64_t, operation_kind_count> started{};
   /// Operations in flight, per kind: started here minus finished here. On

@@ -66,13 +66,26 @@ class backend {
   // Any thread: makes a blocked poll() return soon.
   virtual void wake() noexcept = 0;
 
-  // Operations started and not yet completed (for tests and shutdown).
-  virtual std::int64_t in_flight() const noexcept = 0;
+  // Any thread: operations started here and not yet completed (for tests
+  // and shutdown). On IOCP a completion may come on another worker, so one
+  // worker's value can be negative; the runtime's sum is exact.
+  std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
 
   // This worker's counters (core/counters.hpp): written by the worker's
   // thread only (the backend counts completions, kernel entries and posts
   // received; the core counts the rest), read by runtime::metrics().
   worker_counters counts;
+
+ protected:
+  // This worker's thread only: an operation started here (+1) or completed
+  // here (-1). The only writer, so a load and a store (no
+  // read-modify-write) keep the count exact; other threads only read it.
+  void count_in_flight(std::int64_t by) noexcept {
+    in_flight_.store(in_flight_.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::int64_t> in_flight_{0};
 };
 
 using backend_set = std::vector<std::unique_ptr<backend>>;

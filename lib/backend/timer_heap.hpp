@@ -3,7 +3,8 @@
 // cancel walks every pending timeout; epoll has none). A binary min-heap on
 // deadline, first-come first-served among equal deadlines; arming and
 // cancelling are O(log n) and allocate nothing once the heap has grown to
-// its working size. Owned by one worker thread.
+// its working size. Owned by one worker thread (uring, epoll), or kept
+// under a lock shared by the workers (IOCP's timer_queue).
 #pragma once
 
 #include <chrono>
@@ -16,19 +17,17 @@
 
 namespace corio::detail {
 
+// Where an operation sits in the heap is kept in op.place.timer_index, so
+// a cancel finds it without a search.
 class timer_heap {
  public:
-  // Records where an operation sits in the heap (op.place.timer_index), so
-  // cancel finds it without a search.
-  using place_fn = void (*)(operation& op, std::size_t index) noexcept;
-  explicit timer_heap(place_fn record) noexcept : place_(record) {}
-
-  // False when the heap cannot grow (out of memory): the caller fails the
-  // operation at once.
-  bool push(std::int64_t deadline_ns, operation& op) noexcept {
-    if (fault_hit(fault_site::timer_alloc)) return false;
+  // Queues `op`, due at op.args.deadline_ns. False when the heap cannot
+  // grow (out of memory, or past what a timer_index holds): the caller
+  // fails the operation at once.
+  bool push(operation& op) noexcept {
+    if (heap_.size() >= UINT32_MAX || fault_hit(fault_site::timer_alloc)) return false;
     try {
-      heap_.push_back({deadline_ns, next_seq_++, &op});
+      heap_.push_back({op.args.deadline_ns, next_seq_++, &op});
     } catch (...) {
       return false;
     }
@@ -66,7 +65,12 @@ class timer_heap {
     if (due <= now_ns) return 0;
     return due - now_ns;  // due > now_ns >= 0 (the steady clock counts from boot): no overflow
   }
-  std::size_t size() const noexcept { return heap_.size(); }
+  // The earliest deadline, or `none` with no timer.
+  std::int64_t next_deadline_or(std::int64_t none) const noexcept {
+    return heap_.empty() ? none : heap_.front().deadline_ns;
+  }
+  // True if `op` is the earliest timer.
+  bool is_first(const operation& op) const noexcept { return holds(0, op); }
 
   // CLOCK_MONOTONIC, the clock of a timer operation's deadline_ns.
   static std::int64_t now() noexcept {
@@ -86,7 +90,7 @@ class timer_heap {
   }
   void place(std::size_t i, entry e) noexcept {
     heap_[i] = e;
-    place_(*e.op, i);
+    e.op->place.timer_index = static_cast<std::uint32_t>(i);
   }
   void sift_up(std::size_t i) noexcept {
     const entry e = heap_[i];
@@ -112,7 +116,6 @@ class timer_heap {
     place(i, e);
   }
 
-  place_fn place_;
   std::vector<entry> heap_;
   std::uint64_t next_seq_ = 0;
 };

@@ -13,35 +13,25 @@
 #include <cstdint>
 
 #include "corio/detail/operation.hpp"
+#include "corio/metrics.hpp"
 
 namespace corio::detail {
 
-struct alignas(64) worker_counters {
+// The plain counters and gauges are corio::worker_counts, the struct the
+// snapshot (worker_metrics) copies them into: one list for both
+// (lib/core/metrics.cpp reads, sums and prints them through one table of
+// its members). The rest are kept here only.
+struct alignas(64) worker_counters : worker_counts {
   // Operations handed to the backend (detail::start) are counted per kind
-  // in `started` below; of those, the ones that finished at once (start returned false).
-  std::uint64_t inline_completions = 0;
-  // Operations completed through the loop (a CQE, an event, a packet, a timer).
-  std::uint64_t completions = 0;
-  // Waits and submissions that entered the kernel (io_uring_enter,
-  // epoll_wait, GetQueuedCompletionStatusEx).
-  std::uint64_t kernel_entries = 0;
-  // Polls that completed nothing and resumed nothing.
-  std::uint64_t empty_polls = 0;
-  // Coroutines resumed here that another thread posted (schedule, wake-ups
-  // of channels and events, spawn from outside).
-  std::uint64_t posts_received = 0;
-  // Bytes that completed receives and sends moved.
-  std::uint64_t bytes_read = 0;
-  std::uint64_t bytes_written = 0;
-  // Turns of the worker loop, and returns from a blocking wait: the stall
-  // detector watches their sum move.
-  std::uint64_t turns = 0;
-  std::uint64_t wakeups = 0;
+  // in `started` below; `inline_completions` are those that finished at
+  // once (start returned false), `completions` those completed through the
+  // loop (a CQE, an event, a packet, a timer). `turns` + `wakeups` is what
+  // the stall detector watches move.
+
   // Gauges, stored rather than counted.
-  std::uint64_t ready_queue = 0;  // coroutines ready to run at the start of the last turn
-  std::uint64_t waiting = 0;      // 1 while blocked in the backend
-  std::uint64_t start_ns = 0;     // steady clock when the loop began
-  std::uint64_t cpu_clock = 0;    // the worker thread's CPU clock (sys/thread_clock.hpp); 0: none
+  std::uint64_t waiting = 0;    // 1 while blocked in the backend
+  std::uint64_t start_ns = 0;   // steady clock when the loop began
+  std::uint64_t cpu_clock = 0;  // the worker thread's CPU clock (sys/thread_clock.hpp); 0: none
   // Per op_code: operations started here, and operations that finished
   // here (at once, or completed later). Their difference, summed over the
   // workers, is what is in flight (on IOCP a completion may come on

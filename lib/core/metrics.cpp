@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <string>
 
 #include "core/runtime_impl.hpp"
@@ -23,21 +24,42 @@ std::int64_t steady_ns() noexcept {
       .count();
 }
 
+// worker_counts' members, each with its Prometheus name (null: not
+// exported), type and help: read, summed and printed from here alone.
+struct count_field {
+  std::uint64_t worker_counts::*member;
+  const char* metric;
+  const char* type;
+  const char* help;
+};
+constexpr count_field count_fields[] = {
+    {&worker_counts::inline_completions, "inline_completions_total", "counter",
+     "Operations that finished at once, without waiting."},
+    {&worker_counts::completions, "completions_total", "counter",
+     "Operations completed through the worker's loop."},
+    {&worker_counts::kernel_entries, "kernel_entries_total", "counter",
+     "Calls into the kernel to submit or wait for I/O."},
+    {&worker_counts::empty_polls, "empty_polls_total", "counter",
+     "Polls that found nothing to complete or resume."},
+    {&worker_counts::posts_received, "posts_received_total", "counter",
+     "Coroutines resumed here that another thread handed over."},
+    {&worker_counts::bytes_read, "read_bytes_total", "counter", "Bytes received by completed reads."},
+    {&worker_counts::bytes_written, "written_bytes_total", "counter",
+     "Bytes sent by completed writes."},
+    {&worker_counts::turns, "loop_turns_total", "counter", "Turns of the worker's loop."},
+    {&worker_counts::wakeups, nullptr, nullptr, nullptr},  // the stall detector's; not exported
+    {&worker_counts::ready_queue, "ready_queue", "gauge",
+     "Coroutines ready to run at the start of the last turn."},
+};
+// A member added to worker_counts without a row here fails to compile.
+static_assert(sizeof(worker_counts) == std::size(count_fields) * sizeof(std::uint64_t));
+
 worker_metrics read_worker(const detail::worker& w, std::int64_t now) {
   using detail::read_counter;
   const detail::worker_counters& c = const_cast<detail::worker&>(w).io().counts;
   worker_metrics m;
   m.worker = w.index();
-  m.inline_completions = read_counter(c.inline_completions);
-  m.completions = read_counter(c.completions);
-  m.kernel_entries = read_counter(c.kernel_entries);
-  m.empty_polls = read_counter(c.empty_polls);
-  m.posts_received = read_counter(c.posts_received);
-  m.bytes_read = read_counter(c.bytes_read);
-  m.bytes_written = read_counter(c.bytes_written);
-  m.turns = read_counter(c.turns);
-  m.wakeups = read_counter(c.wakeups);
-  m.ready_queue = read_counter(c.ready_queue);
+  for (const count_field& f : count_fields) m.*f.member = read_counter(c.*f.member);
   m.waiting = read_counter(c.waiting) != 0;
   for (std::size_t k = 0; k < operation_kind_count; ++k) {
     // Completed read first: a completion between the two reads then shows
@@ -56,17 +78,8 @@ worker_metrics read_worker(const detail::worker& w, std::int64_t now) {
 }
 
 void add(worker_metrics& t, const worker_metrics& m) {
+  for (const count_field& f : count_fields) t.*f.member += m.*f.member;
   t.submissions += m.submissions;
-  t.inline_completions += m.inline_completions;
-  t.completions += m.completions;
-  t.kernel_entries += m.kernel_entries;
-  t.empty_polls += m.empty_polls;
-  t.posts_received += m.posts_received;
-  t.bytes_read += m.bytes_read;
-  t.bytes_written += m.bytes_written;
-  t.turns += m.turns;
-  t.wakeups += m.wakeups;
-  t.ready_queue += m.ready_queue;
   for (std::size_t k = 0; k < operation_kind_count; ++k) {
     t.started[k] += m.started[k];
     t.in_flight[k] += m.in_flight[k];
@@ -175,27 +188,10 @@ std::string format_prometheus(const metrics_snapshot& m, std::string_view prefix
          std::to_string(m.workers.size()) + "\"} 1\n";
   per_worker("submissions_total", "counter", "Operations started.",
              [&](auto& w) { return num(w.submissions); });
-  per_worker("inline_completions_total", "counter",
-             "Operations that finished at once, without waiting.",
-             [&](auto& w) { return num(w.inline_completions); });
-  per_worker("completions_total", "counter", "Operations completed through the worker's loop.",
-             [&](auto& w) { return num(w.completions); });
-  per_worker("kernel_entries_total", "counter",
-             "Calls into the kernel to submit or wait for I/O.",
-             [&](auto& w) { return num(w.kernel_entries); });
-  per_worker("empty_polls_total", "counter", "Polls that found nothing to complete or resume.",
-             [&](auto& w) { return num(w.empty_polls); });
-  per_worker("posts_received_total", "counter",
-             "Coroutines resumed here that another thread handed over.",
-             [&](auto& w) { return num(w.posts_received); });
-  per_worker("read_bytes_total", "counter", "Bytes received by completed reads.",
-             [&](auto& w) { return num(w.bytes_read); });
-  per_worker("written_bytes_total", "counter", "Bytes sent by completed writes.",
-             [&](auto& w) { return num(w.bytes_written); });
-  per_worker("loop_turns_total", "counter", "Turns of the worker's loop.",
-             [&](auto& w) { return num(w.turns); });
-  per_worker("ready_queue", "gauge", "Coroutines ready to run at the start of the last turn.",
-             [&](auto& w) { return num(w.ready_queue); });
+  for (const count_field& f : count_fields) {
+    if (!f.metric) continue;
+    per_worker(f.metric, f.type, f.help, [&](auto& w) { return num(w.*f.member); });
+  }
   per_worker("busy_seconds_total", "counter",
              "CPU time of the worker's thread: running coroutines, completions and syscalls.",
              [&](auto& w) { return seconds(w.busy_time); });

@@ -1,4 +1,4 @@
-// lib/net/tcp_stream.cpp: connecting, and the composed reads and writes.
+// lib/net/tcp_stream.cpp: connecting, Nagle and endpoints.
 #include "corio/net/tcp_stream.hpp"
 
 #include "sys/socket.hpp"
@@ -40,21 +40,6 @@ result<tcp_stream> connect_awaiter::await_resume() noexcept {
   if (open_error_) return fail(open_error_);
   if (op_.res < 0) return fail(detail::error_from_result(op_.res));
   return tcp_stream(std::move(sock_));
-}
-
-result<void> tcp_stream::shutdown(shutdown_how how) noexcept {
-  if (!sock_) return fail(errc::not_open);
-  auto r = detail::sys::shutdown(sock_->handle, how);
-  // A stream is connected from the start (connect, accept), so "not
-  // connected" here means the peer reset it: nothing is left to shut down,
-  // which is what the caller asked for (Tokio answers Ok there too).
-  if (!r && r.error() == std::errc::not_connected) return {};
-  return r;
-}
-
-result<void> write_half::shutdown() noexcept {
-  if (!sock_) return fail(errc::not_open);
-  return detail::sys::shutdown(sock_->handle, tcp_stream::shutdown_how::send);
 }
 
 result<void> tcp_stream::set_nodelay(bool on) noexcept {

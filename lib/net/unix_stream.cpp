@@ -1,6 +1,6 @@
 // lib/net/unix_stream.cpp: Unix-domain listeners and connects. Reads,
-// writes and accepts are tcp_stream's and tcp_listener's awaiters: the
-// backends see a socket and an address, whatever its family.
+// writes and shutdown are basic_stream's, accepts tcp_listener's awaiter:
+// the backends see a socket and an address, whatever its family.
 #include "corio/net/unix_stream.hpp"
 
 #include "sys/socket.hpp"
@@ -33,14 +33,6 @@ result<unix_stream> unix_connect_awaiter::await_resume() noexcept {
   if (open_error_) return fail(open_error_);
   if (op_.res < 0) return fail(detail::error_from_result(op_.res));
   return unix_stream(std::move(sock_));
-}
-
-result<void> unix_stream::shutdown(shutdown_how how) noexcept {
-  if (!sock_) return fail(errc::not_open);
-  auto r = detail::sys::shutdown(sock_->handle, how);
-  // As for tcp_stream: "not connected" means the peer is gone already.
-  if (!r && r.error() == std::errc::not_connected) return {};
-  return r;
 }
 
 result<unix_listener> unix_listener::bind(std::string_view name, int backlog) noexcept {

@@ -77,7 +77,7 @@ result<void> bind_listen(native_socket h, const net::endpoint& at,
 result<void> bind_source(native_socket h, const net::endpoint& from) noexcept;
 result<net::endpoint> local_endpoint(native_socket h) noexcept;
 result<net::endpoint> peer_endpoint(native_socket h) noexcept;
-result<void> shutdown(native_socket h, net::tcp_stream::shutdown_how how) noexcept;
+result<void> shutdown(native_socket h, net::basic_stream::shutdown_how how) noexcept;
 result<void> set_nodelay(native_socket h, bool on) noexcept;
 /// Makes every operation in flight on `h` complete soon, and every one that
 /// starts later fail at once, while the handle stays open (so its number

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <concepts>
 #include <atomic>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "corio/corio.hpp"
 #include "corio/io/stream.hpp"
@@ -31,6 +33,14 @@ using namespace std::chrono_literals;
 // writer, copy and copy_bidirectional.
 static_assert(io::readable_stream<net::unix_stream> && io::writable_stream<net::unix_stream> &&
               io::half_closable<net::unix_stream> && io::gather_writable_stream<net::unix_stream>);
+// Both kinds of stream are a basic_stream, which is not made on its own;
+// only tcp_stream (and a write_half) takes send_file's zero-copy path: a
+// unix_stream takes the copy loop.
+static_assert(std::derived_from<net::unix_stream, net::basic_stream> &&
+              std::derived_from<net::tcp_stream, net::basic_stream> &&
+              !std::is_default_constructible_v<net::basic_stream>);
+static_assert(!fs::detail::is_tcp_stream_v<net::unix_stream> &&
+              fs::detail::is_tcp_stream_v<net::tcp_stream>);
 
 class unix_stream_test : public runtime_test {
  protected:

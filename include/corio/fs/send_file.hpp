@@ -152,8 +152,9 @@ inline constexpr bool is_tcp_stream_v =
 /// then a non-blocking sendfile(2); epoll: sendfile(2) when the socket is
 /// writable; IOCP: TransmitFile), partial transfers resumed, holding the
 /// stream's writing direction throughout; allocates nothing. Any other
-/// io::writable_stream (tls::stream, io::buffered_writer): a copy loop
-/// through one buffer of send_file_buffer_size bytes (allocated per call).
+/// io::writable_stream (tls::stream, io::buffered_writer, net::unix_stream):
+/// a copy loop through one buffer of send_file_buffer_size bytes
+/// (allocated per call).
 ///
 /// Cancellable: `with_stop(send_file(...), token)` and `with_timeout(...)`
 /// end it with std::errc::operation_canceled / errc::timed_out. How much

@@ -1,6 +1,6 @@
 // corio/net/unix_stream.hpp: Unix-domain stream sockets (AF_UNIX,
-// SOCK_STREAM): a listener on a path, and streams with tcp_stream's reads,
-// writes, split and shutdown (the same awaiters: read_half, write_half).
+// SOCK_STREAM): a listener on a path, and streams with basic_stream's reads,
+// writes, split and shutdown, as tcp_stream has them.
 //
 // A name is a filesystem path ("/run/app.sock"), or on Linux an abstract
 // name, which lives outside the file system and goes when its last socket
@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "corio/detail/socket.hpp"
+#include "corio/net/basic_stream.hpp"
 #include "corio/net/tcp_listener.hpp"
 #include "corio/net/tcp_stream.hpp"
 #include "corio/result.hpp"
@@ -47,63 +48,21 @@ class [[nodiscard("a connect does nothing until it is co_awaited")]] unix_connec
   std::error_code open_error_;
 };
 
-/// A connected Unix-domain stream socket: tcp_stream's reading and writing
-/// API (reads and writes one at a time per direction, split() for full
-/// duplex, shutdown for a half close), over a local socket. Move-only;
-/// closing it cancels what is in flight, as for tcp_stream.
-class unix_stream {
+/// A connected Unix-domain stream socket: basic_stream's reading and
+/// writing API, as tcp_stream has it (reads and writes one at a time per
+/// direction, split() for full duplex, shutdown for a half close), over a
+/// local socket. Move-only; closing it cancels what is in flight, as for
+/// tcp_stream.
+class unix_stream : public basic_stream {
  public:
-  using shutdown_how = tcp_stream::shutdown_how;
-
   unix_stream() noexcept = default;
-  explicit unix_stream(detail::socket_ptr s) noexcept : sock_(std::move(s)) {}
+  explicit unix_stream(detail::socket_ptr s) noexcept : basic_stream(std::move(s)) {}
 
   /// Connects to the listener named `name` (a path, or "@name" / "\0name"
   /// for an abstract one). Resumes on a worker with the stream or the error.
   static unix_connect_awaiter connect(std::string_view name) noexcept {
     return unix_connect_awaiter(name);
   }
-
-  /// See read_half::read and write_half::write: the same awaiters as
-  /// tcp_stream's.
-  template <detail::byte_range R>
-  auto read(R&& buf) noexcept {
-    return read_half(sock_.get()).read(buf);
-  }
-  template <detail::writable_bytes R>
-  auto write(const R& buf) noexcept {
-    return write_half(sock_.get()).write(buf);
-  }
-  template <detail::byte_range R>
-  auto read_exact(R&& buf) noexcept {
-    return read_half(sock_.get()).read_exact(buf);
-  }
-  auto wait_readable() noexcept { return read_half(sock_.get()).wait_readable(); }
-  template <detail::writable_bytes R>
-  auto write_all(const R& buf) noexcept {
-    return write_half(sock_.get()).write_all(buf);
-  }
-  auto write_all(std::span<io_slice> slices) noexcept {
-    return write_half(sock_.get()).write_all(slices);
-  }
-  /// Two halves that refer to this stream, for a reader and a writer
-  /// coroutine. The stream must outlive both.
-  stream_halves split() noexcept { return {read_half(sock_.get()), write_half(sock_.get())}; }
-
-  /// Shuts down one or both directions; the peer reads its end after `send`.
-  result<void> shutdown(shutdown_how how = shutdown_how::send) noexcept;
-  /// Closes the socket; operations in flight complete with
-  /// std::errc::operation_canceled. Any thread.
-  void close() noexcept { sock_.reset(); }
-  bool is_open() const noexcept { return sock_ != nullptr; }
-  /// The socket's shared state (for layers with their own operations).
-  detail::socket_core* core() const noexcept { return sock_.get(); }
-  detail::native_socket native_handle() const noexcept {
-    return sock_ ? sock_->handle : detail::invalid_socket;
-  }
-
- private:
-  detail::socket_ptr sock_;
 };
 
 /// A Unix-domain socket listening on a name. Closing it does not remove a

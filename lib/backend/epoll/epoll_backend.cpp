@@ -72,7 +72,7 @@ result<void> epoll_backend::attach_thread() noexcept {
 }
 
 bool epoll_backend::started() noexcept {
-  in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  count_in_flight(1);
   return true;
 }
 
@@ -91,7 +91,7 @@ bool epoll_backend::finish(operation& op, std::int64_t res) noexcept {
 }
 
 void epoll_backend::complete(operation& op, std::int64_t res) noexcept {
-  in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  count_in_flight(-1);
   op.res = res;
   op.state = op_state::idle;
   // Each resumption from the loop gets the whole budget: it bounds how long

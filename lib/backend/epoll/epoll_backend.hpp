@@ -76,9 +76,6 @@ class epoll_backend final : public backend {
   void poll(bool block) noexcept override;
   void post(std::coroutine_handle<> h) noexcept override;
   void wake() noexcept override;
-  std::int64_t in_flight() const noexcept override {
-    return in_flight_.load(std::memory_order_relaxed);
-  }
 
   // Any thread, from forget_epoll_socket: drops this worker's registration
   // of a socket that is about to be closed.
@@ -130,9 +127,7 @@ class epoll_backend final : public backend {
   // Queues `op` to complete with `res` in the next poll.
   void complete_later(operation& op, std::int64_t res) noexcept;
 
-  // Timers (timer_ops.cpp). Records a timer's heap index in op.place.
-  static void place_timer(operation& op, std::size_t index) noexcept;
-  // Moves the timers whose deadline has passed to the completed list.
+  // Timers (timer_ops.cpp). Moves the timers whose deadline has passed to the completed list.
   void expire_timers() noexcept;
 
   // Registration pool (registration.cpp).
@@ -173,7 +168,7 @@ class epoll_backend final : public backend {
 
   // Waiting timers; each one's op.place holds its heap index, so cancel
   // finds it without a search.
-  timer_heap timers_{place_timer};
+  timer_heap timers_;
 
   // Operations finished (result set) that complete in the next poll:
   // cancelled ones, expired timers and those past the inline budget.
@@ -185,8 +180,6 @@ class epoll_backend final : public backend {
   // File calls the blocking pool finished (a lock-free stack, pushed by
   // pool threads, taken whole by this worker; file_request::next_done).
   std::atomic<file_request*> pool_done_{nullptr};
-  // Written by this worker only; read by others (relaxed) for in_flight().
-  std::atomic<std::int64_t> in_flight_{0};
 };
 
 // The epoll backend attached to the calling thread, if any: retire() uses

@@ -9,14 +9,9 @@ namespace corio::detail {
 bool epoll_backend::start_timer(operation& op) noexcept {
   // A deadline already passed still completes through the next poll, as on
   // every backend: the awaiter always suspends once.
-  if (timers_.size() >= UINT32_MAX || !timers_.push(op.args.deadline_ns, op))
-    return fail_now(op, -ENOMEM);
+  if (!timers_.push(op)) return fail_now(op, -ENOMEM);
   op.state = op_state::waiting;
   return started();
-}
-
-void epoll_backend::place_timer(operation& op, std::size_t index) noexcept {
-  op.place.timer_index = static_cast<std::uint32_t>(index);
 }
 
 void epoll_backend::expire_timers() noexcept {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/timer_heap.hpp"
 #include "corio/detail/file_io.hpp"
 
 namespace corio::detail {
@@ -86,20 +87,19 @@ enum : ULONG_PTR {
 // ---------------------------------------------------------------------------
 // Timers
 
-/// The timers of one port: a binary min-heap on (deadline, arrival), behind
-/// a mutex, shared by every worker. A queued operation's state is `waiting`
+/// The timers of one port: the backends' timer_heap (a binary min-heap on
+/// deadline, then arrival), behind a mutex, shared by every worker. A queued operation's state is `waiting`
 /// and its heap position is op.place.timer_index (both under the lock), so
 /// cancel finds it without a search.
 class timer_queue {
  public:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::max();
 
-  enum class added { earliest, later, cancelled };
+  enum class added { earliest, later, cancelled, no_memory };
   /// Queues `op`, due at op.args.deadline_ns, and says whether it is now the
   /// earliest; or, if remove() came first, queues nothing and says
-  /// `cancelled`. Throws std::bad_alloc only when the heap must grow and
-  /// cannot.
-  added add(operation& op);
+  /// `cancelled`; or `no_memory` when the heap must grow and cannot.
+  added add(operation& op) noexcept;
   /// Takes `op` out if it is still queued and says so (then nobody else
   /// will complete it). On an operation not started yet, marks it so that
   /// add() refuses it.
@@ -111,23 +111,10 @@ class timer_queue {
   std::int64_t earliest() const noexcept { return earliest_.load(std::memory_order_relaxed); }
 
  private:
-  struct entry {
-    std::int64_t deadline;
-    std::uint64_t seq;  // arrival order, so equal deadlines fire first-come first-served
-    operation* op;
-  };
-  static bool before(const entry& a, const entry& b) noexcept {
-    return a.deadline != b.deadline ? a.deadline < b.deadline : a.seq < b.seq;
-  }
-  void place(std::size_t i, const entry& e) noexcept;
-  void sift_up(std::size_t i) noexcept;
-  void sift_down(std::size_t i) noexcept;
-  void erase_at(std::size_t i) noexcept;
   void publish_earliest() noexcept;
 
   std::mutex mu_;
-  std::vector<entry> heap_;  // guarded by mu_
-  std::uint64_t seq_ = 0;    // guarded by mu_
+  timer_heap heap_;  // guarded by mu_
   std::atomic<std::int64_t> earliest_{none};
 };
 
@@ -192,9 +179,6 @@ class iocp_backend final : public backend {
   void poll(bool block) noexcept override;
   void post(std::coroutine_handle<> h) noexcept override;
   void wake() noexcept override;
-  std::int64_t in_flight() const noexcept override {
-    return in_flight_.load(std::memory_order_relaxed);
-  }
 
   // Test hooks.
   struct counters {
@@ -253,8 +237,8 @@ class iocp_backend final : public backend {
 
   // This worker is the only writer of its counters, so a load and a store
   // (no read-modify-write) keep them exact; other threads only read them.
-  void started() noexcept { bump(in_flight_, 1); }
-  void finished() noexcept { bump(in_flight_, -1); }
+  void started() noexcept { count_in_flight(1); }
+  void finished() noexcept { count_in_flight(-1); }
   static void bump(std::atomic<std::int64_t>& c, std::int64_t by) noexcept {
     c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
@@ -271,10 +255,6 @@ class iocp_backend final : public backend {
   // Scratch lists, reused so that polling allocates nothing once warm.
   std::vector<operation*> draining_;
   std::vector<std::coroutine_handle<>> kept_handles_;
-  // Operations started here minus operations completed here: negative on
-  // one worker and positive on another when a completion crossed workers;
-  // the runtime's sum is exact.
-  std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::int64_t> inline_completions_{0};
   std::atomic<std::int64_t> budget_deferrals_{0};
 };

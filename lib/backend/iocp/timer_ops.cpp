@@ -8,73 +8,24 @@
 // idle, each waits for the same earliest deadline and all of them wake
 // then (only one finds the timer). Inserting a timer that becomes the
 // earliest posts one packet so that some blocked worker shortens its wait.
-#include <new>
-
 #include "backend/iocp/iocp_backend.hpp"
-#include "core/fault.hpp"
 
 namespace corio::detail {
 
 // ---------------------------------------------------------------------------
 // timer_queue
 
-void timer_queue::place(std::size_t i, const entry& e) noexcept {
-  heap_[i] = e;
-  e.op->place.timer_index = static_cast<std::uint32_t>(i);
-}
-
-void timer_queue::sift_up(std::size_t i) noexcept {
-  const entry e = heap_[i];
-  while (i > 0) {
-    std::size_t parent = (i - 1) / 2;
-    if (!before(e, heap_[parent])) break;
-    place(i, heap_[parent]);
-    i = parent;
-  }
-  place(i, e);
-}
-
-void timer_queue::sift_down(std::size_t i) noexcept {
-  const entry e = heap_[i];
-  const std::size_t n = heap_.size();
-  for (;;) {
-    std::size_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
-    if (!before(heap_[child], e)) break;
-    place(i, heap_[child]);
-    i = child;
-  }
-  place(i, e);
-}
-
-void timer_queue::erase_at(std::size_t i) noexcept {
-  heap_[i].op->state = op_state::finished;
-  const entry last = heap_.back();
-  heap_.pop_back();
-  if (i == heap_.size()) return;
-  place(i, last);
-  // The moved entry may belong above or below its new place.
-  if (i > 0 && before(last, heap_[(i - 1) / 2])) {
-    sift_up(i);
-  } else {
-    sift_down(i);
-  }
-}
-
 void timer_queue::publish_earliest() noexcept {
-  earliest_.store(heap_.empty() ? none : heap_.front().deadline, std::memory_order_relaxed);
+  earliest_.store(heap_.next_deadline_or(none), std::memory_order_relaxed);
 }
 
-timer_queue::added timer_queue::add(operation& op) {
+timer_queue::added timer_queue::add(operation& op) noexcept {
   std::lock_guard lock(mu_);
   if (op.state == op_state::cancelled) return added::cancelled;
-  if (detail::fault_hit(fault_site::timer_alloc)) throw std::bad_alloc();
-  heap_.push_back({op.args.deadline_ns, seq_++, &op});
+  if (!heap_.push(op)) return added::no_memory;
   op.state = op_state::waiting;
-  sift_up(heap_.size() - 1);
   publish_earliest();
-  return heap_.front().op == &op ? added::earliest : added::later;
+  return heap_.is_first(op) ? added::earliest : added::later;
 }
 
 bool timer_queue::remove(operation& op) noexcept {
@@ -89,17 +40,20 @@ bool timer_queue::remove(operation& op) noexcept {
   // Under the lock, the state is exact: `finished` once take_due or remove
   // took it out.
   if (op.state != op_state::waiting) return false;
-  erase_at(op.place.timer_index);
+  heap_.remove(op.place.timer_index);
+  op.state = op_state::finished;
   publish_earliest();
   return true;
 }
 
 void timer_queue::take_due(std::int64_t now, std::vector<operation*>& out) {
   std::lock_guard lock(mu_);
-  while (!heap_.empty() && heap_.front().deadline <= now) {
-    out.push_back(heap_.front().op);
-    erase_at(0);
-  }
+  // `out` is a worker's scratch list, which keeps its capacity: it grows
+  // only past the most timers ever due at once.
+  heap_.expire(now, [&out](operation& op) {
+    op.state = op_state::finished;
+    out.push_back(&op);
+  });
   publish_earliest();
 }
 
@@ -111,10 +65,8 @@ bool iocp_backend::start_timer(operation& op) noexcept {
   // cancel takes too.
   op.overlapped = {};
   started();
-  timer_queue::added where;
-  try {
-    where = port_->timers.add(op);
-  } catch (const std::bad_alloc&) {
+  const timer_queue::added where = port_->timers.add(op);
+  if (where == timer_queue::added::no_memory) {
     finished();
     return fail_now(op, win::res_from_errc(std::errc::not_enough_memory));
   }

@@ -10,16 +10,12 @@ namespace corio::detail {
 bool uring_backend::start_timer(operation& op) noexcept {
   // A deadline already passed still completes through the next poll: the
   // awaiter always suspends once, on every backend.
-  if (timers_.size() >= UINT32_MAX || !timers_.push(op.args.deadline_ns, op)) {
+  if (!timers_.push(op)) {
     op.res = -ENOMEM;
     return false;
   }
   op.state = op_state::waiting;
   return started();
-}
-
-void uring_backend::place_timer(operation& op, std::size_t index) noexcept {
-  op.place.timer_index = static_cast<std::uint32_t>(index);
 }
 
 void uring_backend::run_finished() noexcept {
@@ -34,7 +30,7 @@ void uring_backend::run_finished() noexcept {
   finishing_.swap(finished_);
   for (operation* op : finishing_) {
     op->state = op_state::idle;
-    in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    count_in_flight(-1);
     count_completion(counts, *op);
     op->complete(op);
   }

@@ -56,7 +56,7 @@ io_uring_sqe* uring_backend::sqe_for(operation& op) noexcept {
 }
 
 bool uring_backend::started() noexcept {
-  in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  count_in_flight(1);
   return true;
 }
 
@@ -148,7 +148,7 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
   } else {
     op->res = res;
   }
-  in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  count_in_flight(-1);
   count_completion(counts, *op);
   op->complete(op);
 }

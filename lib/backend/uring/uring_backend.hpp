@@ -30,9 +30,6 @@ class uring_backend final : public backend {
   void poll(bool block) noexcept override;
   void post(std::coroutine_handle<> h) noexcept override;
   void wake() noexcept override;
-  std::int64_t in_flight() const noexcept override {
-    return in_flight_.load(std::memory_order_relaxed);
-  }
 
  private:
   // Returns a vacant SQE for `op` with its user_data set, or nullptr (with
@@ -76,7 +73,6 @@ class uring_backend final : public backend {
   // Runs expired and cancelled timers (and anything else finished without
   // a CQE), after the CQEs of this poll.
   void run_finished() noexcept;
-  static void place_timer(operation& op, std::size_t index) noexcept;
 
   io_uring ring_;
   // One msghdr per submission-queue entry (see msghdr_for).
@@ -90,7 +86,7 @@ class uring_backend final : public backend {
   // arm and one to cancel, and the kernel's cancel walks every pending
   // timeout (so re-arming an idle timeout per read grew with the number of
   // connections). The earliest deadline bounds the ring's wait instead.
-  timer_heap timers_{place_timer};
+  timer_heap timers_;
   // Operations finished without a CQE (timers), completed in this poll.
   std::vector<operation*> finished_;
   // Non-blocking polls that did not enter the kernel, in a row.
@@ -108,8 +104,6 @@ class uring_backend final : public backend {
   // Operations whose cancel request found no SQE (op.state == cancelled),
   // submitted by a later poll; an operation that completes first leaves.
   std::vector<operation*> cancels_;
-  // Written by this worker only; read by others (relaxed) for in_flight().
-  std::atomic<std::int64_t> in_flight_{0};
 };
 
 // user_data values that are not operation addresses (operations are

@@ -114,8 +114,8 @@ result<net::endpoint> peer_endpoint(native_socket h) noexcept {
   return from_sockaddr(&ss, len);
 }
 
-result<void> shutdown(native_socket h, net::tcp_stream::shutdown_how how) noexcept {
-  using enum net::tcp_stream::shutdown_how;
+result<void> shutdown(native_socket h, net::basic_stream::shutdown_how how) noexcept {
+  using enum net::basic_stream::shutdown_how;
   int native = how == send ? SHUT_WR : how == receive ? SHUT_RD : SHUT_RDWR;
   if (::shutdown(static_cast<int>(h), native) != 0) return fail(last_error());
   return {};

@@ -347,8 +347,8 @@ result<net::endpoint> peer_endpoint(native_socket h) noexcept {
   return from_sockaddr(&ss, static_cast<std::uint32_t>(len));
 }
 
-result<void> shutdown(native_socket h, net::tcp_stream::shutdown_how how) noexcept {
-  using enum net::tcp_stream::shutdown_how;
+result<void> shutdown(native_socket h, net::basic_stream::shutdown_how how) noexcept {
+  using enum net::basic_stream::shutdown_how;
   int native = how == send ? SD_SEND : how == receive ? SD_RECEIVE : SD_BOTH;
   if (::shutdown(win::to_socket(h), native) != 0) return fail(last_error());
   return {};
