@@ -74,19 +74,19 @@ tsan_tests() {
   run_label tsan epoll "epoll (tsan)"
 }
 
-# One build's tests at a time run in the background, beside the next build.
-testing_pid=0 testing_name=
+# One build's tests at a time run in the background, beside the next build;
+# their report is printed whole when they end.
+testing_pid=0
 finish_tests() {
   [ "$testing_pid" -ne 0 ] || return 0
   wait "$testing_pid"
-  cat "build/test-$testing_name.report"
   testing_pid=0
 }
 start_tests() {  # build name
   finish_tests
   rm -f "build/test-$1.counts"
-  "$1_tests" > "build/test-$1.report" 2>&1 &
-  testing_pid=$! testing_name=$1
+  { "$1_tests" > "build/test-$1.report" 2>&1; cat "build/test-$1.report"; } &
+  testing_pid=$!
 }
 build_and_test() {  # build name, cmake args...
   local name=$1; shift
