@@ -48,8 +48,10 @@ std::int64_t run_file_call(op_code code, file_request& req) noexcept {
   }
 }
 
-// Cleared once the kernel says it has no openat2 (before Linux 5.6).
-std::atomic<bool> have_openat2{true};
+// Cleared once the kernel refuses openat2 with RESOLVE_CACHED: ENOSYS
+// before Linux 5.6, EINVAL from 5.6 to 5.11 (the flags passed are ones
+// open(2) takes, so EINVAL means the resolve flag).
+std::atomic<bool> have_cached_open{true};
 
 // The call of `req` if it can finish without blocking: an open whose every
 // path component is in the kernel's lookup cache (openat2 RESOLVE_CACHED,
@@ -60,16 +62,15 @@ std::atomic<bool> have_openat2{true};
 std::int64_t try_without_blocking(op_code code, file_request& req) noexcept {
   if (code == op_code::file_open) {
     const int flags = posix_open_flags(req.flags);
-    if ((flags & (O_CREAT | O_TRUNC)) != 0 || !have_openat2.load(std::memory_order_relaxed))
+    if ((flags & (O_CREAT | O_TRUNC)) != 0 || !have_cached_open.load(std::memory_order_relaxed))
       return -EAGAIN;
     open_how how{};
     how.flags = static_cast<std::uint64_t>(flags);
     how.resolve = RESOLVE_CACHED;
     const long fd = ::syscall(SYS_openat2, AT_FDCWD, req.path, &how, sizeof how);
     if (fd >= 0) return fd;
-    // EINVAL: a kernel without RESOLVE_CACHED (5.6 to 5.11), or flags it
-    // refuses; the pool's open(2) gives the real answer either way.
-    if (errno == ENOSYS) have_openat2.store(false, std::memory_order_relaxed);
+    // The pool's open(2) gives the real answer.
+    if (errno == ENOSYS || errno == EINVAL) have_cached_open.store(false, std::memory_order_relaxed);
     if (errno == ENOSYS || errno == EINVAL || errno == EINTR) return -EAGAIN;
     return -errno;  // EAGAIN (not cached) included
   }
