@@ -11,7 +11,11 @@ rotates every round, so drift on a shared machine hits them alike) gets
 user+system CPU time is read from /proc/PID/stat (nginx: master and worker) before
 and after. Prints, per case, the median requests/s, p99 and CPU microseconds per
 request of each server, and the ratios to nginx (CPU below 1.00x: corio spends
-less per request; p99 below 1.00x: corio's tail is shorter).
+less per request; p99 below 1.00x: corio's tail is shorter). wrk's own CPU per
+request is shown beside it: on loopback the kernel charges the TCP work of a
+transfer to whichever side drives it (the sender's call, or the reader's
+acknowledgements), so the server's CPU alone can flatter a server that leaves
+the delivery to the client.
 
 With --tls both serve HTTPS with one ECDSA P-256 certificate made for the run
 (nginx: `listen ... ssl`, TLS 1.2 and 1.3, its default ciphers and session
@@ -27,6 +31,7 @@ import getpass
 import os
 import re
 import shutil
+import resource
 import statistics
 import subprocess
 import sys
@@ -91,7 +96,10 @@ def wrk(url, args):
     cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", url]
     if args.client_cores:
         cmd = ["taskset", "-c", args.client_cores] + cmd
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     out = run.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -101,7 +109,8 @@ def wrk(url, args):
         sys.exit(f"cannot read wrk's output for {url} (exit {run.returncode}):\n{out}{run.stderr}")
     if errors:
         sys.exit(f"{url}: {errors.group(1)} error answers")
-    return float(rps.group(1)), float(p99.group(1)) * UNITS[p99.group(2)], int(total.group(1))
+    return (float(rps.group(1)), float(p99.group(1)) * UNITS[p99.group(2)], int(total.group(1)),
+            client_cpu)
 
 
 def main():
@@ -115,6 +124,7 @@ def main():
     ap.add_argument("--server-cores", default="0", help="taskset list for every server")
     ap.add_argument("--client-cores", default="1", help="taskset list for wrk")
     ap.add_argument("--tls", action="store_true", help="HTTPS on both servers")
+    ap.add_argument("--cases", default="hello,4k,1m", help="which of hello,4k,1m to run")
     args = ap.parse_args()
     for tool in ("wrk", args.nginx, "taskset"):
         if not shutil.which(tool):
@@ -128,7 +138,12 @@ def main():
         f.write(os.urandom(4096))
     with open(os.path.join(site, "1m.bin"), "wb") as f:
         f.write(os.urandom(1 << 20))
-    cases = [("/hello", "/hello"), ("4 KiB file", "/4k.bin"), ("1 MiB file", "/1m.bin")]
+    all_cases = {"hello": ("/hello", "/hello"), "4k": ("4 KiB file", "/4k.bin"),
+                 "1m": ("1 MiB file", "/1m.bin")}
+    try:
+        cases = [all_cases[c] for c in args.cases.split(",")]
+    except KeyError as e:
+        sys.exit(f"--cases: unknown case {e}; known: {','.join(all_cases)}")
 
     servers = {}
     tls = make_cert(work) if args.tls else None
@@ -158,16 +173,18 @@ def main():
                         sys.exit(f"{name} exited with {p.returncode}")
                     pids = family(p.pid)
                     before = sum(cpu_seconds(x) for x in pids)
-                    rps, p99, total = wrk(f"{scheme}://127.0.0.1:{port}{path}", args)
+                    rps, p99, total, client = wrk(f"{scheme}://127.0.0.1:{port}{path}", args)
                     after = sum(cpu_seconds(x) for x in pids)
-                    results[(case, name)].append((rps, p99, (after - before) / total * 1e6))
+                    cpu = (after - before) / total * 1e6
+                    results[(case, name)].append((rps, p99, cpu, client / total * 1e6))
                     print(f"round {r + 1} {case:11} {name:12} {rps:10.0f} req/s  p99 {p99:7.2f} ms  "
-                          f"{(after - before) / total * 1e6:6.2f} us CPU/req", file=sys.stderr)
+                          f"{cpu:6.2f} us CPU/req  wrk {client / total * 1e6:6.2f}", file=sys.stderr)
 
         print(f"\n{scheme}: wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds, medians; "
               f"servers on cores {args.server_cores}, wrk on {args.client_cores}\n")
-        print("| case | server | requests/s | p99 ms | CPU us/request | CPU vs nginx | p99 vs nginx |")
-        print("|---|---|---:|---:|---:|---:|---:|")
+        print("| case | server | requests/s | p99 ms | CPU us/request | CPU vs nginx | p99 vs nginx "
+              "| wrk CPU us/request |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
         for case, _ in cases:
             base = results[(case, "nginx")]
             base_cpu = statistics.median(x[2] for x in base)
@@ -177,8 +194,9 @@ def main():
                 rps = statistics.median(x[0] for x in rows)
                 p99 = statistics.median(x[1] for x in rows)
                 cpu = statistics.median(x[2] for x in rows)
+                client = statistics.median(x[3] for x in rows)
                 print(f"| {case} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.2f} | "
-                      f"{cpu / base_cpu:.2f}x | {p99 / base_p99:.2f}x |")
+                      f"{cpu / base_cpu:.2f}x | {p99 / base_p99:.2f}x | {client:.2f} |")
     finally:
         for p, _ in servers.values():
             stop(p, timeout=15)  # SIGINT: http_server's graceful stop; nginx's fast shutdown

@@ -47,6 +47,11 @@ result<void> tcp_stream::set_nodelay(bool on) noexcept {
   return detail::sys::set_nodelay(sock_->handle, on);
 }
 
+result<void> tcp_stream::set_cork(bool on) noexcept {
+  if (!sock_) return fail(errc::not_open);
+  return detail::sys::set_cork(sock_->handle, on);
+}
+
 result<endpoint> tcp_stream::local_endpoint() const noexcept {
   if (!sock_) return fail(errc::not_open);
   return detail::sys::local_endpoint(sock_->handle);

@@ -79,6 +79,8 @@ result<net::endpoint> local_endpoint(native_socket h) noexcept;
 result<net::endpoint> peer_endpoint(native_socket h) noexcept;
 result<void> shutdown(native_socket h, net::basic_stream::shutdown_how how) noexcept;
 result<void> set_nodelay(native_socket h, bool on) noexcept;
+/// TCP_CORK on Linux; std::errc::not_supported on Windows.
+result<void> set_cork(native_socket h, bool on) noexcept;
 /// Makes every operation in flight on `h` complete soon, and every one that
 /// starts later fail at once, while the handle stays open (so its number
 /// cannot be reused under them): shutdown on Linux; shutdown and CancelIoEx

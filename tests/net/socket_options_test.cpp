@@ -108,6 +108,33 @@ TEST_F(socket_options_test, BufferSizes) {
   }());
 }
 
+// Corked, the stream says so through the OS; what was written while corked
+// arrives whole once it is uncorked. Windows has no cork and says so.
+TEST_F(socket_options_test, CorkHoldsUntilUncorked) {
+  run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+#ifdef _WIN32
+    auto r = client.set_cork(true);
+    CO_ASSERT(!r);
+    EXPECT_EQ(r.error(), std::errc::not_supported);
+#else
+    CO_ASSERT(client.set_cork(true));
+    EXPECT_EQ(get_int(client.native_handle(), IPPROTO_TCP, TCP_CORK), 1);
+    CO_ASSERT(co_await client.write_all(std::string_view("head")));
+    CO_ASSERT(co_await client.write_all(std::string_view(" and body")));
+    CO_ASSERT(client.set_cork(false));
+    EXPECT_EQ(get_int(client.native_handle(), IPPROTO_TCP, TCP_CORK), 0);
+    std::array<char, 13> got{};
+    CO_ASSERT(co_await server.read_exact(got));
+    EXPECT_EQ(std::string_view(got.data(), got.size()), "head and body");
+#endif
+    client.close();
+    auto closed = client.set_cork(false);
+    CO_ASSERT(!closed);
+    EXPECT_EQ(closed.error(), errc::not_open);
+  }());
+}
+
 TEST_F(socket_options_test, LingerAndCloseWithReset) {
   run([]() -> task<void> {
     auto [client, server] = co_await connected_pair();

@@ -91,6 +91,14 @@ class tcp_stream : public basic_stream {
 
   /// Disables (true) or enables Nagle's algorithm.
   result<void> set_nodelay(bool on) noexcept;
+  /// Corks (true) or uncorks the stream, as nginx's `tcp_nopush` does: while
+  /// corked the OS sends only full segments, so a response's head and the
+  /// file that send_file pushes after it leave together; uncorking sends
+  /// what is left at once. On loopback it also makes the kernel deliver the
+  /// data in the sender's call instead of in the reader's acknowledgements
+  /// (docs/performance.md, the 1 MiB file case). Linux TCP_CORK;
+  /// std::errc::not_supported on Windows (TransmitFile needs no cork).
+  result<void> set_cork(bool on) noexcept;
   result<endpoint> local_endpoint() const noexcept;
   result<endpoint> peer_endpoint() const noexcept;
 

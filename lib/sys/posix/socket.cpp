@@ -128,6 +128,13 @@ result<void> set_nodelay(native_socket h, bool on) noexcept {
   return {};
 }
 
+result<void> set_cork(native_socket h, bool on) noexcept {
+  int v = on ? 1 : 0;
+  if (::setsockopt(static_cast<int>(h), IPPROTO_TCP, TCP_CORK, &v, sizeof v) != 0)
+    return fail(last_error());
+  return {};
+}
+
 void abort_pending(native_socket h) noexcept {
   // Wakes a pending recv (0), send (EPIPE), poll (POLLHUP) and, on a
   // listening socket, accept (EINVAL), under io_uring and epoll alike; and

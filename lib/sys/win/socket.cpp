@@ -362,6 +362,10 @@ result<void> set_nodelay(native_socket h, bool on) noexcept {
   return {};
 }
 
+result<void> set_cork(native_socket, bool) noexcept {
+  return fail(std::errc::not_supported);
+}
+
 void abort_pending(native_socket h) noexcept {
   const SOCKET s = win::to_socket(h);
   // shutdown first: it sticks (a WSARecv or WSASend issued after it fails
