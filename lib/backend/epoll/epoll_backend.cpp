@@ -221,7 +221,10 @@ void epoll_backend::dispatch(const epoll_event& ev) noexcept {
   // An error or hang-up wakes both directions: the retried syscall reports
   // it (ECONNRESET, EPIPE, ECONNREFUSED) exactly as io_uring would.
   const bool broken = (e & (EPOLLERR | EPOLLHUP)) != 0;
-  if (reg.reader.op && (broken || (e & (EPOLLIN | EPOLLRDHUP)))) on_ready(reg.reader);
+  const bool readable = broken || (e & (EPOLLIN | EPOLLRDHUP)) != 0;
+  if (readable) reg.read_ready = true;
+  if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) reg.read_ended = true;
+  if (reg.reader.op && readable) on_ready(reg.reader);
   if (reg.writer.op && (broken || (e & EPOLLOUT))) on_ready(reg.writer);
 }
 

@@ -7,6 +7,8 @@
 
 #include <sys/epoll.h>
 
+#include <cerrno>
+
 #include <atomic>
 #include <climits>
 #include <cstddef>
@@ -59,6 +61,19 @@ struct epoll_registration {
   // op.place.registration.
   std::uint32_t index = 0;
   bool live = false;
+  // Whether the socket may have something to read: set by every readable
+  // event, cleared when a read on this worker finds it dry (EAGAIN, or a
+  // stream read shorter than its buffer). The registration is
+  // edge-triggered, so data that arrives after the socket ran dry always
+  // brings a new event: a read started while this is false waits at once
+  // instead of paying a syscall to hear EAGAIN again (Tokio clears its
+  // readiness the same way).
+  bool read_ready = false;
+  // Set for good once an event said the peer closed its side, or an error
+  // or hang-up: a read that returns the last bytes also consumes a FIN
+  // queued behind them, and no new edge would announce the EOF that the
+  // next read must see at once.
+  bool read_ended = false;
 };
 
 class epoll_backend final : public backend {
@@ -112,9 +127,15 @@ class epoll_backend final : public backend {
   // is ready in op's direction. Returns false with op.res set when the
   // registration fails.
   bool wait(operation& op) noexcept;
+  // Starts a read-side operation (waits_to_read): at once into the wait
+  // when this worker's registration says the socket is dry, else tried
+  // inline first.
+  bool start_read(operation& op) noexcept;
   // This worker's registration of `s`, made and added to epoll if there is
   // none yet; nullptr with errno-style `err` set when epoll refuses it.
   epoll_registration* registration_for(socket_core& s, int& err) noexcept;
+  // This worker's registration of `s`, or nullptr when it has none.
+  epoll_registration* registration_of(socket_core& s) const noexcept;
   // Retries the syscall of the operation(s) waiting in `w` after epoll
   // reported the direction ready; completes those that finish.
   void on_ready(epoll_wait_slot& w) noexcept;
@@ -214,6 +235,18 @@ constexpr bool is_pool_file_op(op_code code) noexcept {
 constexpr bool waits_to_read(op_code code) noexcept {
   return code == op_code::recv || code == op_code::accept || code == op_code::wait_readable ||
          code == op_code::recv_from;
+}
+
+// Records in `reg` what a read-side operation's syscall result `r` says:
+// EAGAIN, or a stream read of fewer bytes than asked (the kernel copies
+// until the queue is empty), means the socket ran dry. A datagram, an
+// accept or a peek says nothing about what is left; EOF and errors stay
+// readable for every later read.
+inline void note_read(epoll_registration& reg, const operation& op, std::int64_t r) noexcept {
+  if (reg.read_ended) return;
+  if (r == -EAGAIN ||
+      (op.code == op_code::recv && r > 0 && static_cast<std::size_t>(r) < op.args.buf.size))
+    reg.read_ready = false;
 }
 
 }  // namespace corio::detail

@@ -12,14 +12,19 @@
 
 namespace corio::detail {
 
-epoll_registration* epoll_backend::registration_for(socket_core& s, int& err) noexcept {
-  auto& head = s.registrations;
+epoll_registration* epoll_backend::registration_of(socket_core& s) const noexcept {
   // Usually one entry: the socket's only worker. A socket whose halves are
   // used from two workers has one registration on each.
-  for (auto* r = static_cast<epoll_registration*>(head.load(std::memory_order_acquire)); r;
-       r = r->next_in_socket) {
+  for (auto* r = static_cast<epoll_registration*>(s.registrations.load(std::memory_order_acquire));
+       r; r = r->next_in_socket) {
     if (r->owner == this) return r;
   }
+  return nullptr;
+}
+
+epoll_registration* epoll_backend::registration_for(socket_core& s, int& err) noexcept {
+  if (epoll_registration* r = registration_of(s)) return r;
+  auto& head = s.registrations;
   epoll_registration* reg = allocate_registration();
   if (!reg) {
     err = ENOMEM;
@@ -87,6 +92,8 @@ void epoll_backend::reclaim_registrations() noexcept {
       r->reader = {};
       r->writer = {};
       r->live = false;
+      r->read_ready = false;
+      r->read_ended = false;
       r->next_free = free_;
       free_ = r;
       r = next;

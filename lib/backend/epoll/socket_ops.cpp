@@ -140,7 +140,20 @@ std::int64_t begin_connect(operation& op) noexcept {
 bool epoll_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
   if (is_pool_file_op(op.code)) return start_on_pool(op);  // file_ops.cpp
+  if (waits_to_read(op.code)) return start_read(op);
   const std::int64_t r = op.code == op_code::connect ? begin_connect(op) : perform(op);
+  if (r != -EAGAIN) return finish(op, r);
+  return wait(op);
+}
+
+bool epoll_backend::start_read(operation& op) noexcept {
+  epoll_registration* reg = registration_of(*op.sock);
+  // Dry since this worker's last read and no event since: a request-reply
+  // connection's next read would only hear EAGAIN (one wasted syscall per
+  // message). A socket never seen dry has no registration and is tried.
+  if (reg && !reg->read_ready) return wait(op);
+  const std::int64_t r = perform(op);
+  if (reg) note_read(*reg, op, r);
   if (r != -EAGAIN) return finish(op, r);
   return wait(op);
 }
@@ -196,6 +209,7 @@ void epoll_backend::on_ready(epoll_wait_slot& w) noexcept {
     operation& op = *w.op;
     // op.sock is alive: an operation waits on it.
     std::int64_t r = perform(op);
+    if (waits_to_read(op.code)) note_read(registration_at(op.place.registration), op, r);
     if (r == -EAGAIN) {
       // Consumed by an inline operation since the event was fetched, or a
       // spurious wake-up: the next edge comes when the state changes again.
