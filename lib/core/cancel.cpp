@@ -27,8 +27,11 @@ detached cancel_on_owner(backend& owner, operation& op, std::atomic<int>& refs,
 }  // namespace
 
 namespace {
+// Sequentially consistent: on IOCP the flag is set before CancelIoEx looks
+// for the operation, and a step's starter reads it after its call went in
+// (step_start_guard): one of the two sees the other.
 void mark(operation& op) noexcept {
-  std::atomic_ref<std::uint8_t>(op.cancel_requested).store(1, std::memory_order_release);
+  std::atomic_ref<std::uint8_t>(op.cancel_requested).store(1, std::memory_order_seq_cst);
 }
 }  // namespace
 

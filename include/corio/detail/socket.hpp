@@ -2,11 +2,14 @@
 // every stream read and write uses.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <memory>
 #include <ranges>
+#include <thread>
 #include <type_traits>
 
+#include "corio/detail/cancel.hpp"
 #include "corio/detail/io.hpp"
 #include "corio/result.hpp"
 
@@ -150,6 +153,50 @@ class [[nodiscard("a wait does nothing until it is co_awaited")]] readable_await
   half_claim<false> claim_;
 };
 
+/// Closes the window between a step's check of cancel_requested and its
+/// call into the kernel, on backends where a cancel comes from any thread
+/// (IOCP): a cancel that lands there finds nothing in flight and would be
+/// lost, and a step that never ends on its own (a write to a peer that
+/// stopped reading) would hang. The starter looks at the flag again once
+/// the call is made and cancels the step itself; until it is done, the
+/// step's completion (on another worker) waits before touching the
+/// awaiter. Elsewhere cancels run on the worker that issues the steps, so
+/// there is no window and this is empty.
+#ifdef _WIN32
+class step_start_guard {
+ public:
+  step_start_guard() noexcept = default;
+  // Awaiters move only before they start: a moved guard starts idle.
+  step_start_guard(step_start_guard&&) noexcept {}
+  step_start_guard& operator=(step_start_guard&&) = delete;
+
+  void begin() noexcept { starting_.store(true, std::memory_order_seq_cst); }
+  // After a step went in flight: cancels it if a cancel was requested
+  // meanwhile, then lets its completion go on.
+  void end_in_flight(operation& op) noexcept {
+    if (std::atomic_ref<std::uint8_t>(op.cancel_requested).load(std::memory_order_seq_cst))
+      cancel_owned(current_backend(), op);
+    starting_.store(false, std::memory_order_release);
+  }
+  void end() noexcept { starting_.store(false, std::memory_order_release); }
+  // In the step's completion: waits out a starter still in end_in_flight
+  // (the few instructions after its call returned).
+  void wait_started() const noexcept {
+    while (starting_.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+
+ private:
+  std::atomic<bool> starting_{false};
+};
+#else
+struct step_start_guard {
+  void begin() noexcept {}
+  void end_in_flight(operation&) noexcept {}
+  void end() noexcept {}
+  void wait_started() const noexcept {}
+};
+#endif
+
 /// The steps of write_all / read_exact / a gather write_all: repeats the
 /// transfer until everything is done, without a coroutine frame per call
 /// (so without an allocation). `Steps` sets up the next step in the
@@ -193,13 +240,19 @@ class [[nodiscard("a transfer does nothing until it is co_awaited")]] stepped_aw
     while (steps_.next(op_)) {
       // TRICKY: on IOCP a cancel may come from another thread just after a
       // step completed, find nothing in flight, and be lost; the flag it
-      // leaves stops the next step from starting. (A cancel racing the very
-      // start of a step can still miss it; that step then ends normally.)
-      if (std::atomic_ref<std::uint8_t>(op_.cancel_requested).load(std::memory_order_acquire)) {
+      // leaves stops the next step from starting, and one that lands while
+      // the step is being started is taken up by the guard.
+      guard_.begin();
+      if (std::atomic_ref<std::uint8_t>(op_.cancel_requested).load(std::memory_order_seq_cst)) {
+        guard_.end();
         op_.res = result_from(std::errc::operation_canceled);
         return false;
       }
-      if (detail::start(op_)) return true;
+      if (detail::start(op_)) {
+        guard_.end_in_flight(op_);
+        return true;
+      }
+      guard_.end();
       if (!account()) return false;
     }
     op_.res = 0;
@@ -218,6 +271,7 @@ class [[nodiscard("a transfer does nothing until it is co_awaited")]] stepped_aw
   }
   static void step_done(operation* o) noexcept {
     auto* self = static_cast<stepped_awaiter*>(o->context);
+    self->guard_.wait_started();
     if (self->account() && self->issue()) return;  // the next step is in flight
     o->complete = self->final_;
     o->context = self->final_context_;
@@ -231,6 +285,7 @@ class [[nodiscard("a transfer does nothing until it is co_awaited")]] stepped_aw
   std::size_t done_ = 0;
   void (*final_)(operation*) noexcept = nullptr;
   void* final_context_ = nullptr;
+  [[no_unique_address]] step_start_guard guard_;
 };
 
 /// The steps of write_all / read_exact over one buffer, which the

@@ -144,7 +144,15 @@ class tls_awaiter : public corio::detail::op_awaiter_base<tls_awaiter<K>> {
     op_.code = code;
     op_.sock = sock_;
     op_.args.buf = {const_cast<void*>(data), size};
-    return corio::detail::start(op_);
+    // A cancel that lands after the check at the top of run() but before
+    // the call reaches the kernel is taken up by the guard (IOCP).
+    guard_.begin();
+    if (corio::detail::start(op_)) {
+      guard_.end_in_flight(op_);
+      return true;
+    }
+    guard_.end();
+    return false;
   }
 
   // One engine step for this kind of call. True when it wants input.
@@ -224,6 +232,7 @@ class tls_awaiter : public corio::detail::op_awaiter_base<tls_awaiter<K>> {
 
   static void step_done(corio::detail::operation* o) noexcept {
     auto* self = static_cast<tls_awaiter*>(o->context);
+    self->guard_.wait_started();
     if (self->socket_step_done() && self->run()) return;  // the next step is in flight
     o->complete = self->final_;
     o->context = self->final_context_;
@@ -245,6 +254,7 @@ class tls_awaiter : public corio::detail::op_awaiter_base<tls_awaiter<K>> {
   bool over_ = false;      // the engine has nothing more to do for this call
   bool want_input_ = false;  // the engine's last step asked for ciphertext
   bool read_taken_ = false, write_taken_ = false;
+  [[no_unique_address]] corio::detail::step_start_guard guard_;
 };
 
 template <class R>
