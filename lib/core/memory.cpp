@@ -15,6 +15,7 @@ void release_free_memory() noexcept {
   detail::sys::drain_core_depot();
   detail::sys::drain_core_cache();
   detail::drain_frame_cache();
+  detail::drain_read_depot();
   detail::drain_read_pool();
 #if defined(__GLIBC__)
   (void)::malloc_trim(0);

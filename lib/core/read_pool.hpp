@@ -15,5 +15,7 @@ pooled_block* take_pool_block() noexcept;
 // Frees the blocks the calling thread keeps (a worker's thread, as it
 // ends: drain_thread_caches).
 void drain_read_pool() noexcept;
+// Frees the blocks the shared depot keeps (release_free_memory).
+void drain_read_depot() noexcept;
 
 }  // namespace corio::detail
