@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -32,6 +33,8 @@ struct ring_variant {
   const char* entries;  // nullptr: the default ring
 };
 const ring_variant variants[] = {{"DefaultRing", nullptr}, {"FourBuffers", "4"}, {"NoRing", "0"}};
+// The name, not the bytes, in test names and failure messages.
+void PrintTo(const ring_variant& v, std::ostream* os) { *os << v.name; }
 
 class pooled_read_test : public ::testing::TestWithParam<ring_variant> {
  protected:
