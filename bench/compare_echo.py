@@ -183,12 +183,7 @@ def main():
         print(f"\n## server RSS per idle connection at {args.idle} idle connections")
         print("| server | bytes/connection | survived |")
         print("|---|---|---|")
-        idle_servers = dict(servers)
-        # corio's lean mode: idle connections wait with wait_readable, no buffer.
-        for name in ("corio-uring", "corio-epoll"):
-            if name in servers:
-                idle_servers[name + " --lean-idle"] = servers[name] + ["--lean-idle"]
-        for name, cmd in idle_servers.items():
+        for name, cmd in servers.items():
             per, survived = idle_rss(cmd, client, args.idle, cores)
             print(f"| {name} | {per:.0f} | {survived} |")
 

@@ -5,7 +5,7 @@ each costs, and what it does at its descriptor limit.
 Three runs, each bounded (60 s) and each cleaning up every process it
 started, even when it fails:
 
-  fill    one echo_server (--lean-idle --threads 2) filled to --fill
+  fill    one echo_server (--threads 2) filled to --fill
           connections by several echo_client --idle processes, each from
           its own 127.0.0.x source addresses; one message echoed on each at
           open and again after the hold, then all closed. Peak server RSS,
@@ -232,7 +232,7 @@ def wait_closed(servers, base, deadline):
 def run_fill(build, backend, total, nclients, hold):
     deadline = Deadline(RUN_LIMIT)
     try:
-        server, port, _ = start_server(build, ["--port", "0", "--threads", "2", "--lean-idle",
+        server, port, _ = start_server(build, ["--port", "0", "--threads", "2",
                                                "--grace", "1", "--backend", backend])
         time.sleep(0.2)
         base_rss = status_kib(server.pid, "VmRSS")
@@ -268,7 +268,7 @@ def run_fill(build, backend, total, nclients, hold):
 
 def run_reuse(build, backend, total, nservers, nclients, hold):
     deadline = Deadline(RUN_LIMIT)
-    common = ["--threads", "1", "--lean-idle", "--reuse-port", "--grace", "1",
+    common = ["--threads", "1", "--reuse-port", "--grace", "1",
               "--backend", backend]
     try:
         first, port, _ = start_server(build, ["--port", "0"] + common)
@@ -337,7 +337,7 @@ def run_emfile(build, backend, limit=200, nconns=300, close_some=50):
     deadline = Deadline(RUN_LIMIT)
     socks = []
     try:
-        server, port, err = start_server(build, ["--port", "0", "--threads", "2", "--lean-idle",
+        server, port, err = start_server(build, ["--port", "0", "--threads", "2",
                                                  "--grace", "1", "--backend", backend],
                                          limit_fds=limit)
         time.sleep(0.2)
@@ -472,7 +472,7 @@ def main():
 
     ok = not failed
     if fill:
-        print(f"\n## One server (--lean-idle --threads 2), {args.fill_clients} client processes, "
+        print(f"\n## One server (--threads 2), {args.fill_clients} client processes, "
               f"held {args.hold:g} s")
         print("| backend | connections | held by server | survived | connect all | closed after "
               "| server RSS before | held | peak | bytes/conn (peak) | kernel TCP buffers "
@@ -488,7 +488,7 @@ def main():
             for e in r["errors"]:
                 print(f"  {r['backend']}: client error: {e}")
     if reuse:
-        print(f"\n## {args.reuse_total} connections, SO_REUSEPORT (--lean-idle --threads 1 each)")
+        print(f"\n## {args.reuse_total} connections, SO_REUSEPORT (--threads 1 each)")
         print("| backend | servers | connections per server | clients | survived per client "
               "| survived | connect all | closed after | total server RSS before | held | peak "
               "| bytes/conn (peak) | kernel TCP buffers | kernel slab/conn |")

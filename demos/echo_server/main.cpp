@@ -23,7 +23,6 @@
 #include "common/admin.hpp"
 #include "common/args.hpp"
 #include "common/host.hpp"
-#include "common/lent_buffer.hpp"
 #include "common/startup.hpp"
 #include "common/tls.hpp"
 #include "corio/corio.hpp"
@@ -61,19 +60,29 @@ corio::task<bool> keep_accepting(std::error_code ec) {
 
 // ---- The server (quoted in README.md as the short server example) --------
 
+// Writes back what one read received, within `limit`. A coroutine of its
+// own so that its awaiters exist only while data moves (GCC keeps every
+// temporary of a co_await's expression in the frame for the coroutine's
+// whole life; this frame comes from the worker's cache of freed frames).
+corio::task<bool> echo_back(corio::net::tcp_stream& conn, corio::io::pooled_buffer got, ms limit,
+                            const std::stop_token& stop) {
+  co_return bool(
+      co_await corio::with_stop(corio::with_timeout(conn.write_all(got.bytes()), limit), stop));
+}
+
 // One connection: echo every byte back until the peer closes its side, the
 // server stops, or the peer stalls for `idle` (0: never): it sends nothing,
 // or it takes nothing of what is echoed (a client that sends but never
-// reads would otherwise hold the connection forever).
+// reads would otherwise hold the connection forever). read_pooled reads
+// into a buffer of the runtime's, lent from when data arrives until it is
+// echoed: an idle connection holds no buffer.
 corio::task<void> echo(corio::net::tcp_stream conn, ms idle, std::stop_token stop) {
   (void)conn.set_nodelay(true);
   const ms limit = idle.count() ? idle : ms::max();  // max(): no timer is armed
-  std::array<std::byte, 16 * 1024> buf;
   for (;;) {
-    auto n = co_await corio::with_stop(corio::with_timeout(conn.read(buf), limit), stop);
-    if (!n || *n == 0) co_return;  // an error, a timeout, a stop, or EOF
-    auto echoed = std::span(buf).first(*n);
-    if (!co_await corio::with_stop(corio::with_timeout(conn.write_all(echoed), limit), stop))
+    auto got = co_await corio::with_stop(corio::with_timeout(conn.read_pooled(), limit), stop);
+    if (!got || got->empty()) co_return;  // an error, a timeout, a stop, or EOF
+    if (!co_await echo_back(conn, std::move(*got), limit, stop))
       co_return;  // an error, a timeout, or a stop
   }
 }
@@ -102,40 +111,6 @@ corio::task<void> serve(corio::net::tcp_listener& listener, std::uint64_t limit,
 }
 
 // ---- End of the server ----------------------------------------------------
-
-// --lean-idle: an idle connection holds no buffer. It waits with
-// wait_readable (no memory pinned in the kernel or here) and borrows a
-// buffer from its worker's free list only to move data, so 10,000 idle
-// connections cost their frames and little else. The price: one more
-// operation per message than echo() above.
-using lent_buffer = demo::lent_buffer<16 * 1024>;
-
-// Echoes what has arrived. A coroutine of its own, so that its awaiters
-// and its buffer exist only while data moves (its frame comes from the
-// worker's cache of freed frames: no allocation per message). The echo
-// must leave within `limit` (a client that does not read is idle too).
-corio::task<bool> echo_arrived(corio::net::tcp_stream& conn, ms limit, const std::stop_token& stop) {
-  lent_buffer buf;
-  auto n = co_await corio::with_stop(conn.read(buf.bytes()), stop);
-  if (!n || *n == 0) co_return false;
-  auto echoed = buf.bytes().first(*n);
-  co_return bool(co_await corio::with_stop(corio::with_timeout(conn.write_all(echoed), limit), stop));
-}
-
-corio::task<void> echo_lean(corio::net::tcp_stream conn, ms idle, std::stop_token stop) {
-  (void)conn.set_nodelay(true);
-  for (;;) {
-    // One awaiter for the wait whatever `idle` is (a deadline of
-    // time_point::max() arms no timer), built in a statement of its own:
-    // GCC keeps every temporary of a co_await's full expression in the
-    // frame, and the idle frame is what each connection costs.
-    const auto deadline =
-        idle.count() ? corio::clock::now() + idle : corio::clock::time_point::max();
-    auto data = corio::with_stop(corio::with_deadline(conn.wait_readable(), deadline), stop);
-    if (!co_await data || !co_await echo_arrived(conn, idle.count() ? idle : ms::max(), stop))
-      co_return;
-  }
-}
 
 // --tls: the server's TLS context, set once in main before serving.
 const corio::tls::context* tls_context = nullptr;
@@ -219,7 +194,6 @@ struct options {
   std::uint64_t max_connections = 0;
   ms idle_timeout{0};
   ms grace{5000};
-  bool lean_idle = false;
   bool reuse_port = false;
   bool tls = false;
   std::string tls_cert, tls_key;
@@ -253,9 +227,6 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
                "on SIGINT/SIGTERM, how long open connections may go on before they are "
                "cancelled (the server then exits 0; a second signal ends the grace at once)",
                "cancel them at once")
-      .flag("lean-idle", out.lean_idle,
-            "idle connections hold no buffer (wait_readable + a buffer lent per "
-            "message): less memory per idle connection, one more operation per message")
       .flag("reuse-port", out.reuse_port,
             "SO_REUSEPORT (Linux): several servers share one port, the kernel spreads the "
             "connections over them; start the first on --port 0, the others on the port it got")
@@ -268,7 +239,6 @@ std::optional<int> parse_options(int argc, const char* const* argv, options& out
     return cli.fail("--tls needs --tls-cert and --tls-key");
   if (!out.tls && (!out.tls_cert.empty() || !out.tls_key.empty()))
     return cli.fail("--tls-cert and --tls-key need --tls");
-  if (out.tls && out.lean_idle) return cli.fail("--lean-idle works without --tls only");
 
   auto at = demo::listen_address(host, port);
   if (!at) return cli.fail("--host: '" + host + "' is not an IPv4 or IPv6 address");
@@ -297,6 +267,6 @@ int main(int argc, char** argv) {
   auto admin = demo::start_admin("echo_server", server->rt, opt.admin);
   if (!admin) return 1;
   server->rt.block_on(run_until_signal(server->listener, opt.max_connections, opt.idle_timeout,
-                                       opt.tls ? echo_tls : opt.lean_idle ? echo_lean : echo, opt.grace));
+                                       opt.tls ? echo_tls : echo, opt.grace));
   return 0;
 }

@@ -4,8 +4,9 @@
 namespace corio {
 
 /// Gives back memory that corio and the C library keep for reuse: the
-/// freed socket state every thread handed to corio's shared depot, the
-/// calling thread's cached coroutine frames and socket state, and then, on
+/// freed socket state and pooled read buffers (read_pooled) that every
+/// thread handed to corio's shared depots, the calling thread's cached
+/// coroutine frames, socket state and pooled read buffers, and then, on
 /// glibc, the heap's free pages (malloc_trim, over every arena).
 ///
 /// Why: corio keeps freed per-connection state for the next connection

@@ -89,7 +89,7 @@ class blocked_wait {
 // The bytes an operation with result `res` moved, counted where it finished.
 inline void count_bytes(worker_counters& c, op_code code, std::int64_t res) noexcept {
   if (res <= 0) return;
-  if (code == op_code::recv) {
+  if (code == op_code::recv || code == op_code::recv_pooled) {
     bump(c.bytes_read, static_cast<std::uint64_t>(res));
   } else if (code == op_code::send || code == op_code::send_vectored) {
     bump(c.bytes_written, static_cast<std::uint64_t>(res));

@@ -120,6 +120,7 @@ std::string_view operation_kind_name(std::size_t k) noexcept {
     case detail::op_code::file_write: return "file_write";
     case detail::op_code::file_sync: return "file_sync";
     case detail::op_code::send_file: return "send_file";
+    case detail::op_code::recv_pooled: return "recv_pooled";
   }
   return "unknown";
 }

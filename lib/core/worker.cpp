@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "core/read_pool.hpp"
 #include "core/runtime_impl.hpp"
 #include "core/shuffle.hpp"
 #include "corio/detail/frame_cache.hpp"
@@ -17,6 +18,7 @@ void set_current_worker(worker* w) noexcept { worker::tls_current = w; }
 void drain_thread_caches() noexcept {
   drain_frame_cache();
   sys::drain_core_cache();
+  drain_read_pool();
 }
 
 void worker::stop() noexcept {

@@ -24,6 +24,7 @@
 
 #include "corio/io/buffered_reader.hpp"
 #include "corio/io/buffered_writer.hpp"
+#include "corio/io/pooled_buffer.hpp"
 #include "corio/blocking.hpp"
 #include "corio/fs/send_file.hpp"
 #include "fs/temp_dir.hpp"
@@ -298,6 +299,55 @@ TEST_F(alloc_test, SteadyStateGatherWritesAllocateNothing) {
     EXPECT_EQ(window.count(), 0) << "1,000 gather writes of 3 slices: " << window.describe();
   }(window));
 }
+
+// read_pooled, the README's server's read: the buffer comes from the
+// worker's buffer ring (io_uring) or its pool (epoll, IOCP, io_uring
+// without a ring) and goes back before the next read.
+task<void> pooled_echoes(alloc_window& window) {
+  auto [client, server] = co_await connected_pair();
+  std::array<std::byte, message_size> out{}, in{};
+  std::stop_source stopper;
+  const std::stop_token stop = stopper.get_token();
+  bool ok = true;
+  for (int i = 0; i < 1100 && ok; ++i) {
+    if (i == 100) window.start();  // the first 100 warm up
+    auto w = co_await client.write(out);
+    ok = w && *w == out.size();
+    std::size_t echoed = 0;
+    while (ok && echoed < out.size()) {
+      auto got = co_await with_stop(with_timeout(server.read_pooled(), 1h), stop);
+      ok = got && !got->empty() && co_await with_stop(server.write_all(got->bytes()), stop);
+      if (ok) echoed += got->size();
+    }
+    std::size_t back = 0;
+    while (ok && back < in.size()) {
+      auto r = co_await client.read(std::span(in).subspan(back));
+      ok = r && *r > 0;
+      if (ok) back += *r;
+    }
+  }
+  window.stop();
+  EXPECT_TRUE(ok) << "a pooled echo failed";
+  EXPECT_EQ(window.count(), 0) << "1,000 pooled reads echoed (under with_stop and with_timeout): "
+                               << window.describe();
+}
+
+TEST_F(alloc_test, SteadyStatePooledReadsAllocateNothing) {
+  alloc_window window;
+  run(pooled_echoes(window));
+}
+
+#ifndef _WIN32
+// The same where io_uring has no buffer ring (CORIO_TEST_URING_BUFFER_RING=0,
+// as on a kernel before 5.19): a poll, then a read into the pool.
+TEST_F(alloc_test, SteadyStatePooledReadsWithoutABufferRingAllocateNothing) {
+  ::setenv("CORIO_TEST_URING_BUFFER_RING", "0", 1);
+  auto no_ring = make_runtime();
+  ::unsetenv("CORIO_TEST_URING_BUFFER_RING");
+  alloc_window window;
+  test::run(no_ring, pooled_echoes(window));
+}
+#endif
 
 TEST_F(alloc_test, SteadyStateTimersAllocateNothing) {
   alloc_window window;

@@ -29,6 +29,7 @@ struct accept_state;
 struct file_request;
 struct address_storage;
 struct datagram_state;
+struct pooled_block;
 
 /// What an operation does. Each backend's start() has one case per code.
 enum class op_code : std::uint8_t {
@@ -46,11 +47,18 @@ enum class op_code : std::uint8_t {
   file_write,     // file (handle, offset, data, size): write at an offset
   file_sync,      // file (handle): flush the file's data and metadata to the device
   send_file,      // sock, file (handle, offset, size): send file bytes to the socket
+  recv_pooled,    // sock, pooled: read into a buffer the runtime picks (read_pooled)
 };
 
 /// How many op_code values there are (metrics count per code): keep it the
 /// last value + 1 when adding one.
-inline constexpr std::size_t op_code_count = static_cast<std::size_t>(op_code::send_file) + 1;
+inline constexpr std::size_t op_code_count = static_cast<std::size_t>(op_code::recv_pooled) + 1;
+
+/// The file operations (and send_file), which the backends start apart from
+/// the socket operations.
+constexpr bool is_file_code(op_code code) noexcept {
+  return code >= op_code::file_open && code <= op_code::send_file;
+}
 
 /// One buffer of a gather write. On Linux it has the layout of struct iovec
 /// (checked in the io_uring backend), so the kernel reads an array of them
@@ -132,6 +140,10 @@ struct operation {
     std::int64_t deadline_ns;          // timer: on the steady clock
     datagram_state* datagram;          // recv_from, send_to: buffer, address, OS header
     file_request* file;                // file_*, send_file (in the awaiter, beside the operation)
+    struct {
+      pooled_block* block;  // set by the backend: the buffer read into (null: none)
+      std::uint32_t step;   // the backend's own: where a read of several steps is
+    } pooled;                          // recv_pooled
   } args{};
 };
 

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "corio/detail/socket.hpp"
+#include "corio/io/pooled_buffer.hpp"
 #include "corio/result.hpp"
 
 namespace corio {
@@ -47,6 +48,17 @@ class read_half {
   /// read started after it finds the data at once. Counts as a read for
   /// errc::concurrent_operation.
   auto wait_readable() noexcept { return detail::readable_awaiter(sock_); }
+  /// Reads what has arrived (up to 16 KiB) into a buffer the runtime
+  /// picks, and resumes on a worker with it: a connection waiting for data
+  /// holds no buffer (io_uring: a recv that takes a buffer from the
+  /// worker's registered buffer ring only once data is there; epoll: a
+  /// buffer from the worker's pool only for the recv that finds data;
+  /// IOCP: the zero-byte WSARecv wait, then a receive into a pool buffer).
+  /// An empty io::pooled_buffer means orderly EOF. Release the buffer
+  /// (destroy it or reset()) when done with it: it goes back to be read
+  /// into again. Counts as a read for errc::concurrent_operation; works
+  /// with with_stop, with_timeout and when_any. Allocates nothing once warm.
+  auto read_pooled() noexcept { return detail::pooled_read_awaiter(sock_); }
 
   /// Reads exactly `buf.size()` bytes, one read at a time; errc::unexpected_eof
   /// if the stream ends first. Allocates nothing.
@@ -135,6 +147,8 @@ class basic_stream {
   }
   /// See read_half::wait_readable.
   auto wait_readable() noexcept { return read_half(sock_.get()).wait_readable(); }
+  /// See read_half::read_pooled. An empty buffer means orderly EOF.
+  auto read_pooled() noexcept { return read_half(sock_.get()).read_pooled(); }
   /// See write_half::write_all.
   template <detail::writable_bytes R>
   auto write_all(const R& buf) noexcept {

@@ -234,7 +234,7 @@ constexpr bool is_pool_file_op(op_code code) noexcept {
 // Reads (and accepts) wait on a socket's read side, the rest on its write side.
 constexpr bool waits_to_read(op_code code) noexcept {
   return code == op_code::recv || code == op_code::accept || code == op_code::wait_readable ||
-         code == op_code::recv_from;
+         code == op_code::recv_from || code == op_code::recv_pooled;
 }
 
 // Records in `reg` what a read-side operation's syscall result `r` says:

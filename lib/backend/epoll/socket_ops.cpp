@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "backend/epoll/epoll_backend.hpp"
+#include "core/read_pool.hpp"
 #include "corio/detail/file_io.hpp"
 
 namespace corio::detail {
@@ -112,6 +113,21 @@ std::int64_t perform(operation& op) noexcept {
         off_t off = static_cast<off_t>(req.offset);
         return ::sendfile(fd, static_cast<int>(req.handle), &off, want);
       });
+    }
+    case op_code::recv_pooled: {
+      // A block from this thread's pool, only for as long as the recv: a
+      // read that finds nothing gives it back before it waits, so a
+      // waiting connection holds none.
+      pooled_block* b = take_pool_block();
+      if (!b) return -ENOMEM;
+      const std::int64_t r =
+          retry_eintr([&] { return ::recv(fd, b->data, b->capacity, MSG_DONTWAIT); });
+      if (r > 0) {
+        op.args.pooled.block = b;
+      } else {
+        release_pooled(b);
+      }
+      return r;
     }
     case op_code::timer:
     case op_code::file_open:

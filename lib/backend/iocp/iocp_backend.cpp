@@ -141,6 +141,8 @@ std::int64_t iocp_backend::settle(operation& op, std::int64_t res) noexcept {
       return settle_accept(*op.args.accept, win::to_socket(op.sock->handle), res);
     case op_code::connect:
       return settle_connect(win::to_socket(op.sock->handle), res);
+    case op_code::recv_pooled:
+      return settle_pooled(op, res);
     case op_code::file_read:
       // A read at or past the end of a file fails with ERROR_HANDLE_EOF
       // (STATUS_END_OF_FILE); corio's read_at reports 0 there, as pread does.
@@ -309,7 +311,7 @@ void iocp_backend::cancel(operation& op) noexcept {
     wake();
     return;
   }
-  if (op.code >= op_code::file_open && cancel_file(op)) return;  // file_ops.cpp
+  if (is_file_code(op.code) && cancel_file(op)) return;  // file_ops.cpp
   // Fails with ERROR_NOT_FOUND when the I/O already finished (or was held
   // back by the inline budget): its real result is on its way.
   ::CancelIoEx(reinterpret_cast<HANDLE>(win::to_socket(op.sock->handle)), overlapped_of(op));

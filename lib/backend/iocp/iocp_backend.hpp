@@ -227,6 +227,8 @@ class iocp_backend final : public backend {
   static std::int64_t settle(operation& op, std::int64_t res) noexcept;
   static std::int64_t settle_accept(accept_state& st, SOCKET listener, std::int64_t res) noexcept;
   static std::int64_t settle_connect(SOCKET s, std::int64_t res) noexcept;
+  // read_pooled: after its zero-byte WSARecv, the receive into a pool block.
+  static std::int64_t settle_pooled(operation& op, std::int64_t res) noexcept;
 
   void dispatch(const OVERLAPPED_ENTRY& e) noexcept;
   void complete(operation* op) noexcept;

@@ -17,6 +17,8 @@
 // iocp_backend.hpp first: it includes <winsock2.h> before <windows.h>.
 #include <afunix.h>
 
+#include "core/read_pool.hpp"
+
 namespace corio::detail {
 
 namespace {
@@ -135,7 +137,7 @@ bool iocp_backend::after_start(operation& op, bool ok, bool skip, DWORD error) n
 
 bool iocp_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
-  if (op.code >= op_code::file_open) return start_file(op);  // file_ops.cpp
+  if (is_file_code(op.code)) return start_file(op);  // file_ops.cpp
   const auto skip = associate(*op.sock);
   if (!skip) return fail_now(op, res_from(skip.error()));
   // The kernel requires a zeroed OVERLAPPED (hEvent null: no event to set,
@@ -170,8 +172,10 @@ bool iocp_backend::start_transfer(operation& op, bool skip) noexcept {
       }
       break;
     case op_code::wait_readable:
+    case op_code::recv_pooled:
       // The zero-byte WSARecv: completes when data (or the end of the
-      // stream) arrives, with no buffer locked for the wait.
+      // stream) arrives, with no buffer locked for the wait. read_pooled
+      // then reads into a pool block (settle_pooled).
       bufs[0] = {0, nullptr};
       break;
     default:
@@ -181,7 +185,8 @@ bool iocp_backend::start_transfer(operation& op, bool skip) noexcept {
   // No byte count out-parameter: Microsoft advises null with an OVERLAPPED;
   // a synchronous result is read from the OVERLAPPED instead.
   bool ok;
-  if (op.code == op_code::recv || op.code == op_code::wait_readable) {
+  if (op.code == op_code::recv || op.code == op_code::wait_readable ||
+      op.code == op_code::recv_pooled) {
     DWORD flags = 0;
     ok = ::WSARecv(h, bufs, count, nullptr, &flags, overlapped_of(op), nullptr) == 0;
   } else {
@@ -236,6 +241,25 @@ bool iocp_backend::start_accept(operation& op, bool skip) noexcept {
   const bool ok = port_->fns().accept_ex(l, win::to_socket(*accepted), st.addr, 0, addr_len,
                                          addr_len, &bytes, overlapped_of(op)) != FALSE;
   return after_start(op, ok, skip, ok ? 0 : static_cast<DWORD>(::WSAGetLastError()));
+}
+
+std::int64_t iocp_backend::settle_pooled(operation& op, std::int64_t res) noexcept {
+  if (res < 0) return res;  // the wait failed or was cancelled
+  pooled_block* b = take_pool_block();
+  if (!b) return win::res_from_errc(std::errc::not_enough_memory);
+  // The zero-byte receive completed: data, the end of the stream or an
+  // error is there, so this receive (the socket is in blocking mode, as
+  // Winsock makes it) returns at once. One reader at a time (the read
+  // direction's claim), so nothing else can take the data in between.
+  const int n = ::recv(win::to_socket(op.sock->handle), reinterpret_cast<char*>(b->data),
+                       static_cast<int>(b->capacity), 0);
+  if (n > 0) {
+    op.args.pooled.block = b;
+    return n;
+  }
+  release_pooled(b);
+  if (n == 0) return 0;
+  return win::res_from_win32(static_cast<DWORD>(::WSAGetLastError()));
 }
 
 std::int64_t iocp_backend::settle_accept(accept_state& st, SOCKET listener,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 
 #include "backend/uring/uring_backend.hpp"
@@ -59,6 +60,20 @@ result<void> check_opcodes(io_uring& ring) {
   return {};
 }
 
+// The buffers of each worker's ring for read_pooled. Test hook:
+// CORIO_TEST_URING_BUFFER_RING=N sets N (rounded down to a power of two,
+// at most 32768), and 0 behaves as a kernel without provided-buffer rings,
+// so that the suite runs the fallback (tests/net/pooled_read_test.cpp).
+unsigned buffer_ring_entries() {
+  const char* e = std::getenv("CORIO_TEST_URING_BUFFER_RING");
+  if (!e) return buffer_ring::default_entries;
+  const long n = std::strtol(e, nullptr, 10);
+  if (n <= 0) return 0;
+  unsigned entries = 1;
+  while (entries * 2 <= static_cast<unsigned long>(n) && entries < 32768) entries *= 2;
+  return entries;
+}
+
 }  // namespace
 
 result<backend_set> make_uring_backends(unsigned count) {
@@ -84,7 +99,13 @@ result<backend_set> make_uring_backends(unsigned count) {
       io_uring_queue_exit(&*ring);
       return fail(errno_code(e));
     }
-    out.push_back(std::make_unique<uring_backend>(*ring, enable_on_attach, wake_fd));
+    auto backend = std::make_unique<uring_backend>(*ring, enable_on_attach, wake_fd);
+    // read_pooled's buffer ring; without one (a kernel before 5.19) reads
+    // poll, then read into the per-thread pool.
+    if (const unsigned entries = buffer_ring_entries()) {
+      if (auto buffers = buffer_ring::create(*ring, entries)) backend->use_buffer_ring(*buffers);
+    }
+    out.push_back(std::move(backend));
   }
   return out;
 }

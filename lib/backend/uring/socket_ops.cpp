@@ -39,7 +39,7 @@ msghdr& datagram_header(datagram_state& st, bool with_name) noexcept {
 
 bool uring_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
-  if (op.code >= op_code::file_open) return start_file(op);  // file_ops.cpp
+  if (is_file_code(op.code)) return start_file(op);  // file_ops.cpp
   io_uring_sqe* sqe = sqe_for(op);
   if (!sqe) return false;
   const int fd = static_cast<int>(op.sock->handle);
@@ -91,6 +91,9 @@ bool uring_backend::start(operation& op) noexcept {
       io_uring_prep_sendmsg(sqe, fd, &datagram_header(st, st.peer.size != 0), MSG_NOSIGNAL);
       break;
     }
+    case op_code::recv_pooled:
+      prepare_pooled(sqe, op);  // buffer_ring.cpp
+      break;
     case op_code::timer:
     case op_code::file_open:
     case op_code::file_read:

@@ -17,7 +17,10 @@ namespace corio::detail {
 uring_backend::uring_backend(io_uring ring, bool enable_on_attach, int wake_fd) noexcept
     : ring_(ring), enable_on_attach_(enable_on_attach), posted_(wake_fd) {}
 
-uring_backend::~uring_backend() { io_uring_queue_exit(&ring_); }
+uring_backend::~uring_backend() {
+  if (buffers_) buffers_->detach(ring_);
+  io_uring_queue_exit(&ring_);
+}
 
 result<void> uring_backend::attach_thread() noexcept {
   if (enable_on_attach_) {
@@ -31,6 +34,7 @@ result<void> uring_backend::attach_thread() noexcept {
   // cannot do it simply keeps the plain fd.
   (void)io_uring_register_ring_fd(&ring_);
   cancels_.reserve(16);
+  if (buffers_) buffers_->attach_thread();
   wake_armed_ = arm_wake_read();
   return {};
 }
@@ -130,7 +134,7 @@ void uring_backend::post(std::coroutine_handle<> h) noexcept { posted_.post(h); 
 
 void uring_backend::wake() noexcept { posted_.wake(); }
 
-void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
+void uring_backend::complete(std::uint64_t ud, std::int32_t res, std::uint32_t flags) noexcept {
   if (ud == ud_ignore) return;
   if (ud == ud_wake) {
     wake_armed_ = arm_wake_read();
@@ -145,6 +149,8 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res) noexcept {
   // itself runs here (file_ops.cpp).
   if (op->code == op_code::send_file) {
     if (send_file_ready(*op, res)) return;  // polling again; op.res is set otherwise
+  } else if (op->code == op_code::recv_pooled) {
+    if (pooled_ready(*op, res, flags)) return;  // buffer_ring.cpp
   } else {
     op->res = res;
   }
@@ -193,6 +199,7 @@ void uring_backend::reap() noexcept {
   struct entry {
     std::uint64_t ud;
     std::int32_t res;
+    std::uint32_t flags;  // a provided buffer's id, for read_pooled
   };
   constexpr unsigned batch = 64;
   entry got[batch];
@@ -200,7 +207,7 @@ void uring_backend::reap() noexcept {
     unsigned n = 0, head;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
-      got[n++] = {io_uring_cqe_get_data64(cqe), cqe->res};
+      got[n++] = {io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags};
       if (n == batch) break;
     }
     if (n == 0) return;
@@ -216,7 +223,7 @@ void uring_backend::reap() noexcept {
     for (unsigned i = 0; i < n; ++i) {
       if (i + 2 < n && is_op(got[i + 2].ud)) __builtin_prefetch(op_at(i + 2));
       if (i + 1 < n && is_op(got[i + 1].ud)) __builtin_prefetch(op_at(i + 1)->waiter.address());
-      complete(got[i].ud, got[i].res);
+      complete(got[i].ud, got[i].res, got[i].flags);
     }
     if (n < batch) return;
   }
@@ -224,6 +231,7 @@ void uring_backend::reap() noexcept {
 
 void uring_backend::poll(bool block) noexcept {
   send_file_inline_left_ = send_file_inline_budget;
+  if (buffers_) buffers_->reclaim();  // buffers released on other threads
   // What a full submission queue (or an injected fault) kept from being
   // submitted: the wake-up read and cancel requests. While either is still
   // missing the worker does not block: nothing would end the wait.

@@ -11,6 +11,7 @@
 
 #include "backend/backend.hpp"
 #include "backend/posted_queue.hpp"
+#include "backend/uring/buffer_ring.hpp"
 #include "backend/timer_heap.hpp"
 
 namespace corio::detail {
@@ -20,6 +21,9 @@ class uring_backend final : public backend {
   // Takes ownership of an initialized ring (set up R_DISABLED where the
   // kernel supports single-issuer rings) and an eventfd for wake-ups.
   uring_backend(io_uring ring, bool enable_on_attach, int wake_fd) noexcept;
+  // Reads for read_pooled pick their buffers from `buffers` (owned from
+  // now on); without one they poll and read into the per-thread pool.
+  void use_buffer_ring(buffer_ring* buffers) noexcept { buffers_ = buffers; }
   ~uring_backend() override;
 
   result<void> attach_thread() noexcept override;
@@ -68,7 +72,12 @@ class uring_backend final : public backend {
   // signals are the usual case, transient shortages are retried on the next
   // turn, and anything else is reported through the log hook.
   void enter_failed(int err) noexcept;
-  void complete(std::uint64_t user_data, std::int32_t res) noexcept;
+  // read_pooled (buffer_ring.cpp): fills the SQE of a recv_pooled, and
+  // takes its completion (`flags`: the CQE's); true when it is still in
+  // flight (polling again), else op.res (and the buffer) are set.
+  void prepare_pooled(io_uring_sqe* sqe, operation& op) noexcept;
+  bool pooled_ready(operation& op, std::int32_t res, std::uint32_t flags) noexcept;
+  void complete(std::uint64_t user_data, std::int32_t res, std::uint32_t flags) noexcept;
   void reap() noexcept;
   // Runs expired and cancelled timers (and anything else finished without
   // a CQE), after the CQEs of this poll.
@@ -104,6 +113,8 @@ class uring_backend final : public backend {
   // Operations whose cancel request found no SQE (op.state == cancelled),
   // submitted by a later poll; an operation that completes first leaves.
   std::vector<operation*> cancels_;
+  // This worker's provided-buffer ring (null: none; see buffer_ring.hpp).
+  buffer_ring* buffers_ = nullptr;
 };
 
 // user_data values that are not operation addresses (operations are
