@@ -38,6 +38,8 @@ result<void> uring_backend::attach_thread() noexcept {
   }
   msgs_.reset(new (std::nothrow) msghdr[ring_.sq.ring_entries]);
   if (!msgs_) return fail(std::errc::not_enough_memory);
+  messaged_in_turn_.reset(new (std::nothrow) std::uint64_t[group_->rings.size()]());
+  if (!messaged_in_turn_) return fail(std::errc::not_enough_memory);
   // Saves the ring-fd lookup in every io_uring_enter; an old kernel that
   // cannot do it simply keeps the plain fd.
   (void)io_uring_register_ring_fd(&ring_);
@@ -160,7 +162,8 @@ void uring_backend::post(std::coroutine_handle<> h) noexcept {
 
 bool uring_backend::send_message(unsigned to, std::coroutine_handle<> h) noexcept {
   const auto addr = reinterpret_cast<std::uintptr_t>(h.address());
-  if (!group_->messages || (addr & ~ud_address_mask) != 0) return false;
+  if (!group_->messages || (addr & ~ud_address_mask) != 0 || messaged_in_turn_[to] == polls_)
+    return false;
   // No SQE: posted instead, at once (no flush here, no post lost).
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (!sqe) return false;
@@ -174,6 +177,7 @@ bool uring_backend::send_message(unsigned to, std::coroutine_handle<> h) noexcep
   // Our own CQE only when the message failed, naming where it was going.
   io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
   io_uring_sqe_set_data64(sqe, addr | ud_message_failed | (std::uint64_t{to} << ud_index_shift));
+  messaged_in_turn_[to] = polls_;
   return true;
 }
 
@@ -295,6 +299,7 @@ void uring_backend::reap() noexcept {
 
 void uring_backend::poll(bool block) noexcept {
   send_file_inline_left_ = send_file_inline_budget;
+  ++polls_;  // a new turn for messages (see messaged_in_turn_)
   // What a full submission queue (or an injected fault) kept from being
   // submitted: the wake-up read and cancel requests. While either is still
   // missing the worker does not block: nothing would end the wait.
