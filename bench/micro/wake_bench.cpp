@@ -38,18 +38,25 @@ corio::task<void*> other_backend() {
 }
 
 void corio_ping_pong(benchmark::State& st, corio::backend_kind kind) {
-  corio_runtime(kind, 2).block_on([](benchmark::State& st) -> corio::task<void> {
+  corio::runtime& rt = corio_runtime(kind, 2);
+  rt.block_on([](benchmark::State& st, corio::runtime& rt) -> corio::task<void> {
     void* home = corio::detail::current_backend();
     void* away = co_await other_backend();
     if (away == home) {
       st.SkipWithError("could not reach a second worker");
       co_return;
     }
+    const std::uint64_t entries = rt.metrics().total.kernel_entries;
     for (auto _ : measured(st)) {
       co_await hop{away};
       co_await hop{home};
     }
-  }(st));
+    // System calls into the kernel (io_uring_enter, epoll_wait) of both
+    // workers per round trip.
+    st.counters["kernel_entries"] = benchmark::Counter(
+        static_cast<double>(rt.metrics().total.kernel_entries - entries),
+        benchmark::Counter::kAvgIterations);
+  }(st, rt));
 }
 
 template <bool Reactor>

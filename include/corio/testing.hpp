@@ -30,6 +30,7 @@ enum class fault_site : std::uint8_t {
   signal_pipe,          ///< POSIX: pipe2 fails (EMFILE) while ctrl_c() installs its handlers
   iocp_post,            ///< IOCP: PostQueuedCompletionStatus refused (no memory for a packet)
   iocp_dequeue,         ///< IOCP: GetQueuedCompletionStatusEx fails (nothing dequeued)
+  uring_msg_ring,       ///< io_uring: the kernel fails a message to another worker's ring (EBADF)
   count_,               ///< not a site: how many there are
 };
 

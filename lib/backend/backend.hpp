@@ -28,6 +28,9 @@ class backend {
   // that thread the ring's single issuer). A failure stops the runtime's
   // creation with that error.
   virtual result<void> attach_thread() noexcept { return {}; }
+  // Called once on the worker thread after its loop ended, the backend's
+  // last call from it (io_uring hands the kernel what the last turn queued).
+  virtual void detach_thread() noexcept {}
 
   // Starts `op` (its code and arguments set) for the coroutine in
   // `op.waiter`: one switch over op.code, one case per operation. Returns

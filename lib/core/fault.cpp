@@ -28,6 +28,7 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(fault_site::coun
     "op_start",     "uring_get_sqe", "uring_submit", "cq_overflow",         "uring_cancel_submit",
     "uring_wake_rearm", "epoll_ctl_add", "epoll_wait", "posted_wake",       "timer_alloc",
     "stop_registry_alloc", "signal_pipe", "iocp_post", "iocp_dequeue",
+    "uring_msg_ring",
 };
 
 struct rule_state {

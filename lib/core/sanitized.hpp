@@ -14,3 +14,17 @@
 #ifndef CORIO_SANITIZED
 #define CORIO_SANITIZED 0
 #endif
+
+// CORIO_TSAN is 1 under ThreadSanitizer, which sees no synchronization in a
+// hand-over the kernel makes between threads (an io_uring message from one
+// ring to another): the code tells it with __tsan_release/__tsan_acquire.
+#if defined(__SANITIZE_THREAD__)
+#define CORIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORIO_TSAN 1
+#endif
+#endif
+#ifndef CORIO_TSAN
+#define CORIO_TSAN 0
+#endif

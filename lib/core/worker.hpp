@@ -97,7 +97,10 @@ void worker::run(F&& started) {
   set_current_worker(this);
   auto attached = io_->attach_thread();
   started(attached);
-  if (attached) run_loop();
+  if (attached) {
+    run_loop();
+    io_->detach_thread();
+  }
   set_current_worker(nullptr);
   drain_thread_caches();
 }

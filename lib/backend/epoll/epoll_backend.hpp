@@ -237,16 +237,4 @@ constexpr bool waits_to_read(op_code code) noexcept {
          code == op_code::recv_from || code == op_code::recv_pooled;
 }
 
-// Records in `reg` what a read-side operation's syscall result `r` says:
-// EAGAIN, or a stream read of fewer bytes than asked (the kernel copies
-// until the queue is empty), means the socket ran dry. A datagram, an
-// accept or a peek says nothing about what is left; EOF and errors stay
-// readable for every later read.
-inline void note_read(epoll_registration& reg, const operation& op, std::int64_t r) noexcept {
-  if (reg.read_ended) return;
-  if (r == -EAGAIN ||
-      (op.code == op_code::recv && r > 0 && static_cast<std::size_t>(r) < op.args.buf.size))
-    reg.read_ready = false;
-}
-
 }  // namespace corio::detail

@@ -139,6 +139,23 @@ std::int64_t perform(operation& op) noexcept {
   return -EINVAL;
 }
 
+// Records in `reg` what a read-side operation's syscall result `r` says:
+// EAGAIN, or a stream read of fewer bytes than asked (the kernel copies
+// until the queue is empty), means the socket ran dry. A datagram, an
+// accept or a peek says nothing about what is left; EOF and errors stay
+// readable for every later read.
+void note_read(epoll_registration& reg, const operation& op, std::int64_t r) noexcept {
+  if (reg.read_ended) return;
+  if (r == -EAGAIN) {
+    reg.read_ready = false;
+  } else if (r > 0) {
+    const auto n = static_cast<std::size_t>(r);
+    if ((op.code == op_code::recv && n < op.args.buf.size) ||
+        (op.code == op_code::recv_pooled && n < op.args.pooled.block->capacity))
+      reg.read_ready = false;
+  }
+}
+
 // The first try of a connect: 0, the error, or -EAGAIN while it goes on.
 std::int64_t begin_connect(operation& op) noexcept {
   const address_storage& to = *op.args.connect_to;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
+#include <string_view>
 
 #include "backend/uring/uring_backend.hpp"
 
@@ -47,8 +48,11 @@ result<io_uring> setup_ring(bool& enable_on_attach) {
   return fail(errno_code(-last));
 }
 
-// Every opcode corio issues; a kernel missing any of them is not used.
-result<void> check_opcodes(io_uring& ring) {
+// Every opcode corio needs; a kernel missing any of them is not used. Says
+// whether it also has IORING_OP_MSG_RING (5.18+), which workers use to post
+// to each other when it is there (CORIO_TEST_URING_NO_MSG_RING=1, a test
+// hook: behave as a kernel without it).
+result<bool> check_opcodes(io_uring& ring) {
   std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&ring),
                                                                    io_uring_free_probe);
   if (!probe) return fail(std::errc::function_not_supported);
@@ -57,7 +61,9 @@ result<void> check_opcodes(io_uring& ring) {
                  IORING_OP_OPENAT, IORING_OP_WRITE, IORING_OP_FSYNC}) {
     if (!io_uring_opcode_supported(probe.get(), op)) return fail(std::errc::function_not_supported);
   }
-  return {};
+  const char* no_msg_ring = std::getenv("CORIO_TEST_URING_NO_MSG_RING");
+  if (no_msg_ring && std::string_view(no_msg_ring) == "1") return false;
+  return io_uring_opcode_supported(probe.get(), IORING_OP_MSG_RING) != 0;
 }
 
 // The buffers of each worker's ring for read_pooled. Test hook:
@@ -83,15 +89,19 @@ result<backend_set> make_uring_backends(unsigned count) {
     return fail(errno_code(std::atoi(e)));
   }
   backend_set out;
+  auto group = std::make_shared<uring_group>();
+  group->rings.reserve(count);
   for (unsigned i = 0; i < count; ++i) {
     bool enable_on_attach = false;
     auto ring = setup_ring(enable_on_attach);
     if (!ring) return fail(ring.error());
     if (i == 0) {
-      if (auto ok = check_opcodes(*ring); !ok) {
+      auto ok = check_opcodes(*ring);
+      if (!ok) {
         io_uring_queue_exit(&*ring);
         return fail(ok.error());
       }
+      group->messages = *ok;
     }
     int wake_fd = ::eventfd(0, EFD_CLOEXEC);
     if (wake_fd < 0) {
@@ -99,7 +109,8 @@ result<backend_set> make_uring_backends(unsigned count) {
       io_uring_queue_exit(&*ring);
       return fail(errno_code(e));
     }
-    auto backend = std::make_unique<uring_backend>(*ring, enable_on_attach, wake_fd);
+    auto backend = std::make_unique<uring_backend>(*ring, enable_on_attach, wake_fd, group, i);
+    group->rings.push_back({backend.get(), ring->ring_fd});
     // read_pooled's buffer ring; without one (a kernel before 5.19) reads
     // poll, then read into the per-thread pool.
     if (const unsigned entries = buffer_ring_entries()) {

@@ -7,15 +7,26 @@
 
 #include <cerrno>
 #include <new>
+#include <utility>
 
 #include "core/fault.hpp"
 #include "core/log.hpp"
+#include "core/sanitized.hpp"
 #include "core/shuffle.hpp"
+
+#if CORIO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 namespace corio::detail {
 
-uring_backend::uring_backend(io_uring ring, bool enable_on_attach, int wake_fd) noexcept
-    : ring_(ring), enable_on_attach_(enable_on_attach), posted_(wake_fd) {}
+uring_backend::uring_backend(io_uring ring, bool enable_on_attach, int wake_fd,
+                             std::shared_ptr<uring_group> group, unsigned index) noexcept
+    : ring_(ring),
+      group_(std::move(group)),
+      index_(index),
+      enable_on_attach_(enable_on_attach),
+      posted_(wake_fd) {}
 
 uring_backend::~uring_backend() {
   if (buffers_) buffers_->detach(ring_);
@@ -30,13 +41,25 @@ result<void> uring_backend::attach_thread() noexcept {
   }
   msgs_.reset(new (std::nothrow) msghdr[ring_.sq.ring_entries]);
   if (!msgs_) return fail(std::errc::not_enough_memory);
+  messaged_in_turn_.reset(new (std::nothrow) std::uint64_t[group_->rings.size()]());
+  if (!messaged_in_turn_) return fail(std::errc::not_enough_memory);
   // Saves the ring-fd lookup in every io_uring_enter; an old kernel that
   // cannot do it simply keeps the plain fd.
   (void)io_uring_register_ring_fd(&ring_);
   cancels_.reserve(16);
   if (buffers_) buffers_->attach_thread();
   wake_armed_ = arm_wake_read();
+  this_thread_ = this;
   return {};
+}
+
+void uring_backend::detach_thread() noexcept {
+  // Messages queued by the last turn leave now, as an eventfd post would
+  // have at once: a worker still running gets them. (What reaches a worker
+  // whose loop has ended is never resumed, by either path: the runtime
+  // stops its workers only after every task has ended or been abandoned.)
+  if (io_uring_sq_ready(&ring_) != 0) io_uring_submit(&ring_);
+  this_thread_ = nullptr;
 }
 
 io_uring_sqe* uring_backend::vacant_sqe() noexcept {
@@ -130,7 +153,55 @@ void uring_backend::retry_deferred() noexcept {
   }
 }
 
-void uring_backend::post(std::coroutine_handle<> h) noexcept { posted_.post(h); }
+void uring_backend::post(std::coroutine_handle<> h) noexcept {
+  // A worker of this runtime sends a message from its own ring: no lock,
+  // no eventfd write, and it leaves with that worker's next io_uring_enter
+  // (which poll() makes within the turn: a queued SQE always enters). Any
+  // other thread may not submit to a single-issuer ring: it posts.
+  uring_backend* from = this_thread_;
+  if (from != nullptr && from != this && from->group_ == group_ && from->send_message(index_, h))
+    return;
+  posted_.post(h);
+}
+
+bool uring_backend::send_message(unsigned to, std::coroutine_handle<> h) noexcept {
+  const auto addr = reinterpret_cast<std::uintptr_t>(h.address());
+  if (!group_->messages || (addr & ~ud_address_mask) != 0 || messaged_in_turn_[to] == polls_)
+    return false;
+  // No SQE: posted instead, at once (no flush here, no post lost).
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (!sqe) return false;
+  // Injected: a descriptor that is not a ring, so the kernel fails the
+  // message (EBADF) as it would one to a ring it cannot post to.
+  const int fd = fault_hit(fault_site::uring_msg_ring) ? -1 : group_->rings[to].ring_fd;
+#if CORIO_TSAN
+  __tsan_release(h.address());  // the kernel hands the frame over: see message_done
+#endif
+  io_uring_prep_msg_ring(sqe, fd, 0, addr | ud_message, 0);
+  // Our own CQE only when the message failed, naming where it was going.
+  io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+  io_uring_sqe_set_data64(sqe, addr | ud_message_failed | (std::uint64_t{to} << ud_index_shift));
+  messaged_in_turn_[to] = polls_;
+  return true;
+}
+
+void uring_backend::message_done(std::uint64_t ud, std::int32_t res) noexcept {
+  // The address of a suspended coroutine frame, put there by send_message.
+  auto h = std::coroutine_handle<>::from_address(reinterpret_cast<void*>(ud & ud_address_mask));
+  if ((ud & ud_tag_mask) == ud_message) {
+#if CORIO_TSAN
+    __tsan_acquire(h.address());  // what the sender wrote before send_message
+#endif
+    bump(counts.posts_received);
+    h.resume();
+    return;
+  }
+  if (res >= 0) return;  // ud_message_failed: only failures post a CQE
+  // The kernel refused the message (the target's completion queue full:
+  // EOVERFLOW; a ring it cannot post to): it goes the other way, so
+  // nothing is lost (lesson 2).
+  group_->rings[ud >> ud_index_shift].backend->posted_.post(h);
+}
 
 void uring_backend::wake() noexcept { posted_.wake(); }
 
@@ -139,6 +210,10 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res, std::uint32_t f
   if (ud == ud_wake) {
     wake_armed_ = arm_wake_read();
     bump(counts.posts_received, posted_.drain());
+    return;
+  }
+  if ((ud & ud_tag_mask) != 0) {
+    message_done(ud, res);
     return;
   }
   // user_data is the address of an operation that this ring started and
@@ -216,7 +291,7 @@ void uring_backend::reap() noexcept {
     // Each completion first touches its operation, then the coroutine frame
     // it resumes; with many connections both are usually out of cache.
     // Fetch them ahead: the operation two entries on, the frame of the next.
-    auto is_op = [](std::uint64_t ud) { return ud > ud_wake; };
+    auto is_op = ud_is_operation;
     auto op_at = [&](unsigned i) { return reinterpret_cast<operation*>(got[i].ud); };
     if (n > 0 && is_op(got[0].ud)) __builtin_prefetch(op_at(0));
     if (n > 1 && is_op(got[1].ud)) __builtin_prefetch(op_at(1));
@@ -232,6 +307,7 @@ void uring_backend::reap() noexcept {
 void uring_backend::poll(bool block) noexcept {
   send_file_inline_left_ = send_file_inline_budget;
   if (buffers_) buffers_->reclaim();  // buffers released on other threads
+  ++polls_;  // a new turn for messages (see messaged_in_turn_)
   // What a full submission queue (or an injected fault) kept from being
   // submitted: the wake-up read and cancel requests. While either is still
   // missing the worker does not block: nothing would end the wait.
