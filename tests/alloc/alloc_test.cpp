@@ -31,6 +31,7 @@
 #include "http_server/server.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
+#include "support/workers.hpp"
 
 #ifdef _WIN32
 #include <malloc.h>  // _aligned_malloc
@@ -412,29 +413,6 @@ TEST_F(alloc_test, SteadyStateCoroutineCallsAndSpawnsAllocateNothing) {
 }
 
 constexpr int connections = 100;
-
-// Resumes the awaiting coroutine on the worker whose backend is `to`.
-struct hop {
-  void* to;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const noexcept { detail::resume_on(to, h); }
-  void await_resume() const noexcept {}
-};
-
-// The backend of another worker than the calling one, if spawn reaches one.
-task<void*> other_worker() {
-  void* here = detail::current_backend();
-  void* there = here;
-  scope s;
-  for (int i = 0; i < 8 && there == here; ++i) {
-    s.spawn([](void*& out) -> task<void> {
-      out = detail::current_backend();
-      co_return;
-    }(there));
-    co_await s.join();
-  }
-  co_return there;
-}
 
 // Accepting connections and closing them, as a server does: closed on the
 // accepting worker, and closed on another worker (a server spawns each

@@ -15,6 +15,7 @@
 
 #include "corio/testing.hpp"
 #include "support/run.hpp"
+#include "support/workers.hpp"
 
 namespace corio::test {
 namespace {
@@ -47,36 +48,11 @@ void inject(fault_rule rule) { ASSERT_TRUE(testing::set_faults(std::span(&rule, 
 // the posts that went as messages.
 constexpr fault_rule every_message{.site = fault_site::uring_msg_ring, .nth = 1, .count = ~0ull};
 
-// Resumes the awaiting coroutine on the worker whose backend is `to` (what
-// channels and events do to wake a waiter on another worker).
-struct hop {
-  void* to;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const noexcept { detail::resume_on(to, h); }
-  void await_resume() const noexcept {}
-};
-
-// The backend of a worker other than the calling one (spawn goes
-// round-robin over the workers), or the caller's after eight tries.
-task<void*> other_backend() {
-  void* here = detail::current_backend();
-  void* there = here;
-  scope s;
-  for (int i = 0; i < 8 && there == here; ++i) {
-    s.spawn([](void*& out) -> task<void> {
-      out = detail::current_backend();
-      co_return;
-    }(there));
-    co_await s.join();
-  }
-  co_return there;
-}
-
 // `n` round trips to the other worker and back; checks each lands where it
 // was sent.
 task<void> ping_pong(int n) {
   void* home = detail::current_backend();
-  void* away = co_await other_backend();
+  void* away = co_await other_worker();
   CO_ASSERT(away != home);
   for (int i = 0; i < n; ++i) {
     co_await hop{away};
@@ -131,7 +107,7 @@ TEST(uring_backend, AMessageWakesAWorkerBlockedInTheKernel) {
   SKIP_UNLESS_URING(rt);
   run(rt, [](runtime& rt) -> task<void> {
     void* home = detail::current_backend();
-    void* away = co_await other_backend();
+    void* away = co_await other_worker();
     CO_ASSERT(away != home);
     for (int i = 0; i < 20; ++i) {
       // This worker runs, so a worker that is waiting is the other one.
@@ -158,7 +134,7 @@ void hop_until_shutdown(std::optional<fault_rule> rule) {
   auto hopping = [](std::atomic<int>& hops, std::atomic<bool>& ended,
                     std::stop_token token) -> task<void> {
     void* home = detail::current_backend();
-    void* away = co_await other_backend();
+    void* away = co_await other_worker();
     CO_ASSERT(away != home);
     while (!token.stop_requested()) {
       co_await hop{away};
