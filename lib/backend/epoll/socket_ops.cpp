@@ -9,7 +9,7 @@
 #include <cerrno>
 
 #include "backend/epoll/epoll_backend.hpp"
-#include "core/read_pool.hpp"
+#include "backend/pooled_recv.hpp"
 #include "corio/detail/file_io.hpp"
 
 namespace corio::detail {
@@ -114,21 +114,8 @@ std::int64_t perform(operation& op) noexcept {
         return ::sendfile(fd, static_cast<int>(req.handle), &off, want);
       });
     }
-    case op_code::recv_pooled: {
-      // A block from this thread's pool, only for as long as the recv: a
-      // read that finds nothing gives it back before it waits, so a
-      // waiting connection holds none.
-      pooled_block* b = take_pool_block();
-      if (!b) return -ENOMEM;
-      const std::int64_t r =
-          retry_eintr([&] { return ::recv(fd, b->data, b->capacity, MSG_DONTWAIT); });
-      if (r > 0) {
-        op.args.pooled.block = b;
-      } else {
-        release_pooled(b);
-      }
-      return r;
-    }
+    case op_code::recv_pooled:
+      return recv_into_pool(fd, op);
     case op_code::timer:
     case op_code::file_open:
     case op_code::file_read:

@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <new>
 
+#include "backend/pooled_recv.hpp"
 #include "backend/uring/uring_backend.hpp"
-#include "core/read_pool.hpp"
 
 namespace corio::detail {
 
@@ -152,25 +152,9 @@ bool uring_backend::pooled_ready(operation& op, std::int32_t res, std::uint32_t 
     op.res = res;
     return false;
   }
-  pooled_block* b = take_pool_block();
-  if (!b) {
-    op.res = -ENOMEM;
-    return false;
-  }
   const int fd = static_cast<int>(op.sock->handle);
-  ssize_t n;
-  do {
-    n = ::recv(fd, b->data, b->capacity, MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    op.args.pooled.block = b;
-    op.res = n;
-    return false;
-  }
-  const int err = n < 0 ? errno : 0;
-  release_pooled(b);
-  if (err != EAGAIN && err != EWOULDBLOCK) {
-    op.res = -err;  // 0: the end of the stream
+  if (const std::int64_t r = recv_into_pool(fd, op); r != -EAGAIN) {
+    op.res = r;  // data, 0 at the end of the stream, or the error
     return false;
   }
   // Nothing there after all (a wake-up without data): wait for readability
