@@ -209,40 +209,61 @@ TEST_F(send_file_test, CancelledHalfwayReportsWhatWasSent) {
   }(p));
 }
 
+// The receiver takes `take` bytes, then asks the sender to stop and reads no
+// more: the transfer ends as cancelled, and the peer then has exactly the
+// pattern up to what was reported (plus the step in flight, on IOCP).
+task<void> stop_once_the_receiver_has(fs::file& f, std::uint64_t take) {
+  auto [client, server] = co_await connected_pair();
+  std::stop_source stop;
+  std::uint64_t progress = 0;
+  auto receiver = [&]() -> task<std::uint64_t> {
+    std::vector<std::byte> buf(64 * 1024);
+    std::uint64_t n = 0;
+    while (n < take) {
+      auto r = co_await client.read(buf);
+      if (!r || *r == 0) break;
+      n += *r;
+    }
+    stop.request_stop();
+    co_return n;
+  };
+  auto sender = [&]() -> task<result<std::uint64_t>> {
+    co_return co_await with_stop(fs::send_file(server, f, 0, stall_size, &progress), stop.get_token());
+  };
+  auto [sent, first] = co_await when_all(sender(), receiver());
+  CO_ASSERT(!sent);
+  EXPECT_EQ(sent.error(), std::errc::operation_canceled);
+  EXPECT_GE(progress + unreported_step, first);
+  EXPECT_LT(progress, stall_size);
+  server.close();
+  auto rest = co_await receive_pattern(client, first);
+  EXPECT_FALSE(rest.error) << rest.error.message();
+  EXPECT_GE(first + rest.count, progress);
+  EXPECT_LE(first + rest.count, progress + unreported_step);
+  EXPECT_EQ(rest.first_bad, UINT64_MAX);
+}
+
 TEST_F(send_file_test, StopTokenCancelsAfterTheReceiverStops) {
   const auto p = pattern_file("stop.bin", stall_size);
   run([](std::string p) -> task<void> {
     auto f = co_await fs::file::open(p, open_flags::read);
     CO_ASSERT(f.has_value());
-    auto [client, server] = co_await connected_pair();
-    std::stop_source stop;
-    std::uint64_t progress = 0;
-    // The receiver takes 1 MiB, then asks the sender to stop and reads no more.
-    auto receiver = [&]() -> task<std::uint64_t> {
-      std::vector<std::byte> buf(64 * 1024);
-      std::uint64_t n = 0;
-      while (n < 1024 * 1024) {
-        auto r = co_await client.read(buf);
-        if (!r || *r == 0) break;
-        n += *r;
-      }
-      stop.request_stop();
-      co_return n;
-    };
-    auto sender = [&]() -> task<result<std::uint64_t>> {
-      co_return co_await with_stop(fs::send_file(server, *f, 0, stall_size, &progress), stop.get_token());
-    };
-    auto [sent, first] = co_await when_all(sender(), receiver());
-    CO_ASSERT(!sent);
-    EXPECT_EQ(sent.error(), std::errc::operation_canceled);
-    EXPECT_GE(progress + unreported_step, first);
-    EXPECT_LT(progress, stall_size);
-    server.close();
-    auto rest = co_await receive_pattern(client, first);
-    EXPECT_FALSE(rest.error) << rest.error.message();
-    EXPECT_GE(first + rest.count, progress);
-    EXPECT_LE(first + rest.count, progress + unreported_step);
-    EXPECT_EQ(rest.first_bad, UINT64_MAX);
+    co_await stop_once_the_receiver_has(*f, 1024 * 1024);
+  }(p));
+}
+
+// Stress: stops landing at many points of a transfer that is still running
+// (under Wine, a cancel that meets TransmitFile between two chunks is
+// skipped: without the backend's retry this hung within a few rounds on a
+// loaded machine). Bounded: 16 transfers of at most a few MiB each.
+TEST_F(send_file_test, StopsAtManyPointsOfARunningTransferAllEnd) {
+  const auto p = pattern_file("stops.bin", stall_size);
+  run([](std::string p) -> task<void> {
+    auto f = co_await fs::file::open(p, open_flags::read);
+    CO_ASSERT(f.has_value());
+    for (std::uint64_t round = 0; round < 16; ++round) {
+      co_await stop_once_the_receiver_has(*f, 64 * 1024 + round * 192 * 1024);
+    }
   }(p));
 }
 

@@ -155,8 +155,7 @@ bool iocp_backend::cancel_file(operation& op) noexcept {
       return true;
     case op_code::file_read:
     case op_code::file_write:
-      // ERROR_NOT_FOUND when it already finished: its result is on its way.
-      ::CancelIoEx(handle_of(req), overlapped_of(op));
+      cancel_io(op, handle_of(req));
       return true;
     default:
       return false;  // send_file: I/O on the socket, cancelled like the others

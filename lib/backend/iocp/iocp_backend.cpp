@@ -17,6 +17,14 @@ namespace {
 // GetQueuedCompletionStatusEx return (with WAIT_IO_COMPLETION).
 void CALLBACK wake_apc(ULONG_PTR) noexcept {}
 
+// Whether op's I/O has not finished: the I/O status block (the
+// OVERLAPPED's Internal) holds STATUS_PENDING until the system writes the
+// final status, which it does before it queues the packet.
+bool still_pending(operation& op) noexcept {
+  return std::atomic_ref<ULONG_PTR>(overlapped_of(op)->Internal).load(std::memory_order_seq_cst) ==
+         STATUS_PENDING;
+}
+
 std::int64_t steady_now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -67,6 +75,37 @@ void iocp_port::take_kept(std::vector<std::coroutine_handle<>>& handles,
   handles.swap(kept_handles_);
   ops.swap(kept_ops_);
   has_kept_.store(false, std::memory_order_relaxed);
+}
+
+void iocp_port::retry_cancel(operation& op, HANDLE h) noexcept {
+  std::lock_guard lock(retry_mu_);
+  // TRICKY: the flag goes up before op's status is read. A worker that
+  // dequeued op's packet reads the flag after the status was written, so
+  // either it sees the flag (and takes op out before completing it) or
+  // this read sees op finished (and op is not queued).
+  has_retries_.store(true, std::memory_order_seq_cst);
+  if (still_pending(op)) {
+    retries_.push_back({&op, h});
+  } else if (retries_.empty()) {
+    has_retries_.store(false, std::memory_order_relaxed);
+  }
+}
+
+void iocp_port::forget_retry(operation& op) noexcept {
+  std::lock_guard lock(retry_mu_);
+  std::erase_if(retries_, [&](const cancel_retry& r) { return r.op == &op; });
+  if (retries_.empty()) has_retries_.store(false, std::memory_order_relaxed);
+}
+
+void iocp_port::run_retries() noexcept {
+  std::lock_guard lock(retry_mu_);
+  // Each stays queued only while it is pending and its cancel still finds
+  // nothing; a finished one's packet is on its way.
+  std::erase_if(retries_, [](const cancel_retry& r) {
+    return !still_pending(*r.op) || ::CancelIoEx(r.handle, overlapped_of(*r.op)) ||
+           ::GetLastError() != ERROR_NOT_FOUND;
+  });
+  if (retries_.empty()) has_retries_.store(false, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------
@@ -179,6 +218,8 @@ void iocp_backend::poll(bool block) noexcept {
   // the inline budget, refused packets, or a timer that is due.
   DWORD timeout = 0;
   if (block && deferred_.empty() && !port_->has_kept()) timeout = wait_ms();
+  // A cancel to try again: come back for it soon.
+  if (timeout > cancel_retry_ms && port_->has_retries()) timeout = cancel_retry_ms;
 
   OVERLAPPED_ENTRY entries[batch];
   ULONG n = 0;
@@ -201,6 +242,7 @@ void iocp_backend::poll(bool block) noexcept {
   fire_due_timers();
   run_deferred();
   if (port_->has_kept()) run_kept();
+  if (port_->has_retries()) port_->run_retries();
 }
 
 void iocp_backend::dispatch(const OVERLAPPED_ENTRY& e) noexcept {
@@ -211,6 +253,7 @@ void iocp_backend::dispatch(const OVERLAPPED_ENTRY& e) noexcept {
       // providers; it completes nothing of ours.
       if (!e.lpOverlapped) return;
       operation* op = op_from_overlapped(e.lpOverlapped);
+      if (port_->has_retries()) port_->forget_retry(*op);
       // The I/O status block lives in the OVERLAPPED: Internal is the
       // NTSTATUS, negative on failure.
       const auto status = static_cast<NTSTATUS>(e.lpOverlapped->Internal);
@@ -312,9 +355,20 @@ void iocp_backend::cancel(operation& op) noexcept {
     return;
   }
   if (is_file_code(op.code) && cancel_file(op)) return;  // file_ops.cpp
-  // Fails with ERROR_NOT_FOUND when the I/O already finished (or was held
-  // back by the inline budget): its real result is on its way.
-  ::CancelIoEx(reinterpret_cast<HANDLE>(win::to_socket(op.sock->handle)), overlapped_of(op));
+  cancel_io(op, reinterpret_cast<HANDLE>(win::to_socket(op.sock->handle)));
+}
+
+void iocp_backend::cancel_io(operation& op, HANDLE h) noexcept {
+  // ERROR_NOT_FOUND when the I/O already finished (or was held back by the
+  // inline budget): its real result is on its way. Not always under Wine:
+  // an operation whose next step its thread is running (a TransmitFile
+  // between two chunks, a send between two partial writes) is skipped by
+  // the cancel, then queued again as if none had come, and with a peer
+  // that reads no more it never finishes. Its status block still says
+  // pending then, so the cancel is tried again until it takes.
+  if (::CancelIoEx(h, overlapped_of(op)) || ::GetLastError() != ERROR_NOT_FOUND) return;
+  port_->retry_cancel(op, h);
+  if (port_->has_retries()) wake();
 }
 
 }  // namespace corio::detail

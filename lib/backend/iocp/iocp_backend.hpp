@@ -144,15 +144,35 @@ class iocp_port {
   void take_kept(std::vector<std::coroutine_handle<>>& handles,
                  std::vector<operation*>& ops) noexcept;
 
+  // Cancels to try again (see iocp_backend::cancel_io): `op`, in flight on
+  // `h`, whose CancelIoEx found nothing although the I/O is still pending.
+  // Queued unless op turns out to be finished; some worker's poll retries
+  // it until the cancel takes or the operation finishes.
+  void retry_cancel(operation& op, HANDLE h) noexcept;
+  // Sequentially consistent, paired with retry_cancel's store: a completion
+  // that reads false here is of an operation retry_cancel saw finished.
+  bool has_retries() const noexcept { return has_retries_.load(std::memory_order_seq_cst); }
+  // Called before `op` completes: it must not stay queued.
+  void forget_retry(operation& op) noexcept;
+  void run_retries() noexcept;
+
   timer_queue timers;
 
  private:
+  struct cancel_retry {
+    operation* op;
+    HANDLE handle;
+  };
+
   HANDLE port_;
   win::extensions fns_;
   std::mutex kept_mu_;
   std::vector<std::coroutine_handle<>> kept_handles_;  // guarded by kept_mu_
   std::vector<operation*> kept_ops_;                   // guarded by kept_mu_; res already set
   std::atomic<bool> has_kept_{false};
+  std::mutex retry_mu_;
+  std::vector<cancel_retry> retries_;  // guarded by retry_mu_
+  std::atomic<bool> has_retries_{false};
 };
 
 // ---------------------------------------------------------------------------
@@ -164,6 +184,8 @@ class iocp_backend final : public backend {
   static constexpr int inline_budget = 64;
   /// Packets dequeued by one GetQueuedCompletionStatusEx.
   static constexpr ULONG batch = 64;
+  /// How long a worker waits at most while a cancel waits to be retried.
+  static constexpr DWORD cancel_retry_ms = 1;
 
   explicit iocp_backend(std::shared_ptr<iocp_port> port) noexcept;
   ~iocp_backend() override;
@@ -214,6 +236,9 @@ class iocp_backend final : public backend {
   void deliver(operation& op) noexcept;
   // Cancels a file operation; false for a code that is not one.
   bool cancel_file(operation& op) noexcept;
+  // CancelIoEx on `h`, queued to be tried again when it found nothing to
+  // cancel while op is still pending.
+  void cancel_io(operation& op, HANDLE h) noexcept;
   // After a start whose call returned `ok`: in flight (true), or finished
   // now (false) with op.res set. `skip` was read before the call.
   bool after_start(operation& op, bool ok, bool skip, DWORD error) noexcept;
