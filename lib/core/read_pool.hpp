@@ -7,10 +7,7 @@
 
 namespace corio::detail {
 
-// A pooled buffer (capacity pooled_buffer_size, no home) from the calling
-// thread's free list, allocated when the list is empty; nullptr when out of
-// memory.
-pooled_block* take_pool_block() noexcept;
+// take_pool_block: declared in corio/detail/pooled.hpp (buffered_reader uses it).
 
 // Frees the blocks the calling thread keeps (a worker's thread, as it
 // ends: drain_thread_caches).

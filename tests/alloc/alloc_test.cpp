@@ -527,6 +527,40 @@ TEST_F(alloc_test, SteadyStateBufferedReadsAndWritesAllocateNothing) {
   }(window));
 }
 
+// buffered_reader in pooled mode (over a TCP stream) with every line split
+// across two reads: the first half is served from a pooled buffer, then
+// kept in the reader's own storage (a block of the worker's pool, given back
+// once emptied) while the next read brings the rest.
+TEST_F(alloc_test, SteadyStatePooledBufferedReadsOfSplitLinesAllocateNothing) {
+  alloc_window window;
+  run([](alloc_window& window) -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    io::buffered_reader reader(server, 4096);
+    CO_ASSERT(reader.pooled());
+    std::stop_source stopper;
+    reader.set_stop_token(stopper.get_token());  // reads under with_stop
+    auto exchange = [&](int n, bool& ok) -> task<void> {
+      for (int i = 0; i < n && ok; ++i) {
+        auto w1 = co_await client.write_all(std::string_view("PING some-"));
+        auto f = co_await reader.fill();  // (some of) the first half
+        auto w2 = co_await client.write_all(std::string_view("argument\r\n"));
+        auto line = co_await reader.read_line(256);
+        ok = w1 && f && *f > 0 && w2 && line && *line == "PING some-argument";
+      }
+    };
+    bool ok = true;
+    co_await exchange(100, ok);
+    CO_ASSERT(ok);
+    auto counted = exchange(1000, ok);  // its own frame is allocated here
+    window.start();
+    co_await std::move(counted);
+    window.stop();
+    EXPECT_TRUE(ok) << "a split line failed";
+    EXPECT_EQ(window.count(), 0) << "1,000 lines split across two pooled reads: "
+                                 << window.describe();
+  }(window));
+}
+
 // spawn_blocking's job, callable and value live in the awaiter: once the
 // pool has its thread, a job costs no allocation (with a stop token too).
 TEST_F(alloc_test, SteadyStateBlockingJobsAllocateNothing) {

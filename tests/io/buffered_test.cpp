@@ -251,7 +251,10 @@ TEST_F(buffered_test, TcpLineOverTheLimitStaysBuffered) {
     auto l = co_await r.read_line(64);
     CO_ASSERT(!l);
     EXPECT_EQ(l.error(), errc::limit_exceeded);
-    EXPECT_EQ(text_of(r.buffered()), line.substr(0, 64));
+    // At least the first 64 bytes (in pooled mode, all of the pooled
+    // buffer the line arrived in: nothing received is dropped).
+    CO_ASSERT(r.buffered().size() >= 64);
+    EXPECT_EQ(text_of(r.buffered().first(64)), line.substr(0, 64));
   }());
 }
 

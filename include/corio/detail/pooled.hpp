@@ -37,4 +37,10 @@ inline constexpr std::uint32_t pooled_buffer_size = 16 * 1024;
 /// Any thread: gives `b` back to its ring or pool.
 void release_pooled(pooled_block* b) noexcept;
 
+/// A block (capacity pooled_buffer_size, no home) from the calling thread's
+/// free list, allocated when the list is empty; nullptr when out of memory.
+/// The backends read into these (lib/core/read_pool.cpp); buffered_reader
+/// keeps a record split across reads in one.
+pooled_block* take_pool_block() noexcept;
+
 }  // namespace corio::detail

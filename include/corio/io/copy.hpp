@@ -38,7 +38,7 @@ inline constexpr bool is_buffered_reader<buffered_reader<S>> = true;
 /// `to`. `*progress`, when given, is raised as bytes are written (it counts
 /// them even when the copy then fails).
 ///
-/// A buffered_reader is copied from its own buffer (what it had buffered
+/// A buffered_reader is copied from its buffer (what it had buffered
 /// comes first); any other reader through one buffer of copy_buffer_size
 /// bytes, allocated once per call.
 template <readable_stream R, writable_stream W>
