@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stop_token>
 #include <string_view>
@@ -136,7 +137,13 @@ class buffered_reader {
     }
     settle();
     if constexpr (pooled_readable_stream<Stream>) {
-      if (at_ != where::plain) co_return co_await fill_pooled();
+      if (at_ != where::plain) {
+        if (auto done = before_pooled_read()) co_return *done;
+        auto aw = stream_->read_pooled();
+        result<pooled_buffer> got = co_await detail::bind_stop(std::move(aw), stop_);
+        if (!got) co_return fail(got.error());
+        co_return received(std::move(*got));
+      }
     }
     if (end_ == buf_.size()) {
       if (begin_ == 0) co_return fail(errc::limit_exceeded);
@@ -279,14 +286,15 @@ class buffered_reader {
   // received after them, from rx_next_ on).
   enum class where : std::uint8_t { plain, none, rx, own };
 
-  // Pooled mode's refill (see fill). Settled: something is buffered, or
-  // nothing is held.
-  task<result<std::size_t>> fill_pooled() {
+  // Pooled mode's refill (see fill), before its read_pooled: keeps the
+  // start of a record in own storage, makes room there, and ends the fill
+  // (nullopt: read) with what rx_ still holds when there is some. Settled:
+  // something is buffered, or nothing is held.
+  std::optional<result<std::size_t>> before_pooled_read() noexcept {
     if (at_ == where::rx) {
-      // The start of a record: kept, in own storage, across the read.
       const std::size_t held = end_ - begin_;
-      if (held >= capacity_) co_return fail(errc::limit_exceeded);
-      if (!own_storage()) co_return fail(std::errc::not_enough_memory);
+      if (held >= capacity_) return fail(errc::limit_exceeded);
+      if (!own_storage()) return fail(std::errc::not_enough_memory);
       std::memcpy(buf_.data(), rx_.bytes().data() + begin_, held);
       rx_.reset();
       begin_ = 0;
@@ -294,25 +302,28 @@ class buffered_reader {
     }
     if (at_ == where::own) {
       if (end_ == capacity_) {
-        if (begin_ == 0) co_return fail(errc::limit_exceeded);
+        if (begin_ == 0) return fail(errc::limit_exceeded);
         compact();
       }
-      if (holds_more()) co_return append_received();
+      if (holds_more()) return append_received();
     }
-    auto aw = stream_->read_pooled();
-    result<pooled_buffer> got = co_await detail::bind_stop(std::move(aw), stop_);
-    if (!got) co_return fail(got.error());
-    if (got->empty()) co_return 0;
-    rx_ = std::move(*got);
+    return std::nullopt;
+  }
+
+  // Pooled mode's refill, after its read_pooled: takes `got` and returns
+  // the count added to the buffer (0: `got` is empty, the stream ended).
+  std::size_t received(pooled_buffer got) noexcept {
+    if (got.empty()) return 0;
+    rx_ = std::move(got);
     if (at_ == where::none) {  // served from where it lies
       at_ = where::rx;
       buf_ = rx_.bytes();
       begin_ = 0;
       end_ = buf_.size();
-      co_return end_;
+      return end_;
     }
     rx_next_ = 0;
-    co_return append_received();
+    return append_received();
   }
 
   // Own storage (capacity_ bytes) as the buffer, taken if not held yet;
@@ -378,7 +389,7 @@ class buffered_reader {
   }
 
   // Moves the unconsumed bytes to the front of the reader's buffer (not in
-  // a pooled buffer: fill_pooled moves those to own storage).
+  // a pooled buffer: before_pooled_read moves those to own storage).
   void compact() noexcept {
     if (begin_ == 0 || (at_ != where::plain && at_ != where::own)) return;
     std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
