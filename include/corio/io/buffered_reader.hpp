@@ -112,9 +112,10 @@ class buffered_reader {
   std::size_t capacity() const noexcept { return capacity_; }
   /// Whether the reader reads with read_pooled (see the class comment).
   bool pooled() const noexcept { return at_ != where::plain; }
-  /// The bytes of buffer memory the reader holds now: its own buffer (not
-  /// the caller's storage) and, in pooled mode, a pooled buffer (16 KiB)
-  /// it serves from. 0 in pooled mode while it waits for data.
+  /// The bytes of buffer memory the reader holds now: its own buffer or
+  /// storage (not the caller's) and, in pooled mode, the pooled buffer
+  /// (16 KiB) it serves from. In pooled mode 0 while it waits for data with
+  /// nothing buffered (capacity() up to 16 KiB: also once it was emptied).
   std::size_t memory_held() const noexcept {
     std::size_t n = owned_ ? capacity_ : 0;
     if (!rx_.empty()) n += corio::detail::pooled_buffer_size;
