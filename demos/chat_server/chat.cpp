@@ -450,7 +450,6 @@ corio::task<void> server::run_connection(corio::net::tcp_stream stream, std::sto
     last = "ERR too slow: your outbound queue passed " + std::to_string(opts_.queue_bytes) +
            " bytes; disconnecting\n";
   } else if (c.idle.load(std::memory_order_acquire)) {
-    idle_disconnects_.fetch_add(1, std::memory_order_relaxed);
     last = "ERR idle timeout: nothing sent or taken for " +
            std::to_string(opts_.idle_timeout.count()) + " ms; disconnecting\n";
   } else if (stop.stop_requested() && !c.quitting) {
@@ -495,6 +494,15 @@ corio::task<void> server::reader(connection& c, corio::net::read_half rd) {
   if (slept) c.tasks.request_stop();  // the writer did not finish in time
 }
 
+void server::mark_idle(connection& c) noexcept {
+  // Counted here, as a kick is, and not at the teardown: the reader leaves
+  // the room next, and whoever reads the room's "(idle)" notice may read
+  // the counter at once.
+  if (!c.idle.exchange(true, std::memory_order_acq_rel)) {
+    idle_disconnects_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 corio::task<bool> server::read_lines(connection& c, corio::net::read_half rd) {
   // Only a line split across reads is kept here; whole lines are handled
   // where they lie in the read buffer. Nothing is reserved up front.
@@ -512,7 +520,7 @@ corio::task<bool> server::read_lines(connection& c, corio::net::read_half rd) {
         idle.count() ? corio::clock::now() + idle : corio::clock::time_point::max();
     auto wait = corio::with_stop(corio::with_deadline(rd.wait_readable(), deadline), stop);
     if (auto ready = co_await wait; !ready) {
-      if (ready.error() == std::errc::timed_out) c.idle.store(true, std::memory_order_release);
+      if (ready.error() == std::errc::timed_out) mark_idle(c);
       co_return false;  // stopped, timed out, or an error
     }
     read_buffer buf;  // lent by this worker until the chunk is handled
@@ -584,7 +592,7 @@ corio::task<void> server::writer(connection& c, corio::net::write_half wr) {
       for (std::size_t i = 0; i < n; ++i) {
         if (slices[i].size != 0 && slices[i].size != lines[i].size()) c.partial_line = true;
       }
-      if (w.error() == std::errc::timed_out) c.idle.store(true, std::memory_order_release);
+      if (w.error() == std::errc::timed_out) mark_idle(c);
     }
     for (std::size_t i = 0; i < n; ++i) lines[i] = line();
     c.out.written(charged);

@@ -185,6 +185,9 @@ class server {
   // Returns true when the client ended in order (/quit or EOF).
   corio::task<bool> read_lines(connection& c, corio::net::read_half rd);
   corio::task<void> writer(connection& c, corio::net::write_half wr);
+  // The reader or the writer made no progress for the idle timeout: marks
+  // the connection idle and counts it once, before its room hears of it.
+  void mark_idle(connection& c) noexcept;
 
   // Each returns false when the connection should end (/quit).
   bool handle_line(connection& c, std::string_view line);
