@@ -19,6 +19,7 @@
 #include "corio/sync/event.hpp"
 #include "io/memory_stream.hpp"
 #include "support/loopback.hpp"
+#include "support/ring_variants.hpp"
 #include "support/run.hpp"
 
 namespace corio::test {
@@ -35,43 +36,7 @@ static_assert(io::pooled_readable_stream<net::read_half>);
 static_assert(!io::pooled_readable_stream<memory_stream>);
 static_assert(!io::pooled_readable_stream<buffered_reader<net::tcp_stream>>);
 
-struct ring_variant {
-  const char* name;
-  const char* entries;  // nullptr: the default ring
-};
-const ring_variant variants[] = {{"DefaultRing", nullptr}, {"FourBuffers", "4"}, {"NoRing", "0"}};
-void PrintTo(const ring_variant& v, std::ostream* os) { *os << v.name; }
-
-class buffered_pooled_test : public ::testing::TestWithParam<ring_variant> {
- protected:
-  void SetUp() override {
-#ifndef _WIN32
-    const char* name = "CORIO_TEST_URING_BUFFER_RING";
-    if (GetParam().entries) {
-      ::setenv(name, GetParam().entries, 1);
-    } else {
-      ::unsetenv(name);
-    }
-    rt_.emplace(make_runtime());
-    ::unsetenv(name);
-#else
-    rt_.emplace(make_runtime());
-#endif
-    if (rt_->backend() != backend_kind::io_uring && GetParam().entries)
-      GTEST_SKIP() << "only io_uring has a buffer ring; this backend reads through its pool, "
-                      "which the DefaultRing variant tests";
-  }
-  void TearDown() override {
-    if (rt_) {
-      EXPECT_EQ(rt_->operations_in_flight(), 0) << "operations still in flight";
-    }
-  }
-  template <class T>
-  T run(task<T> t) {
-    return test::run(*rt_, std::move(t));
-  }
-  std::optional<runtime> rt_;
-};
+class buffered_pooled_test : public ring_variant_test {};
 
 // `count` lines "<i> xxx...": lengths vary from 1 to 199 bytes, so lines
 // straddle the 16 KiB ends of the pooled buffers at varying points.
@@ -374,8 +339,8 @@ TEST_P(buffered_pooled_test, IdleReadersHoldNoBuffers) {
   }());
 }
 
-INSTANTIATE_TEST_SUITE_P(Rings, buffered_pooled_test, ::testing::ValuesIn(variants),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Rings, buffered_pooled_test, ::testing::ValuesIn(ring_variants),
+                         ring_variant_name);
 
 }  // namespace
 }  // namespace corio::test

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/loopback.hpp"
+#include "support/ring_variants.hpp"
 #include "support/run.hpp"
 
 namespace corio::test {
@@ -27,50 +28,7 @@ std::string_view text(const io::pooled_buffer& b) {
   return {reinterpret_cast<const char*>(b.bytes().data()), b.size()};
 }
 
-// Which buffer ring the io_uring workers get (CORIO_TEST_URING_BUFFER_RING).
-struct ring_variant {
-  const char* name;
-  const char* entries;  // nullptr: the default ring
-};
-const ring_variant variants[] = {{"DefaultRing", nullptr}, {"FourBuffers", "4"}, {"NoRing", "0"}};
-// The name, not the bytes, in test names and failure messages.
-void PrintTo(const ring_variant& v, std::ostream* os) { *os << v.name; }
-
-class pooled_read_test : public ::testing::TestWithParam<ring_variant> {
- protected:
-  void SetUp() override {
-    rt_ = make_variant_runtime();
-    if (rt_->backend() != backend_kind::io_uring && GetParam().entries)
-      GTEST_SKIP() << "only io_uring has a buffer ring; this backend reads through its pool, "
-                      "which the DefaultRing variant tests";
-  }
-  void TearDown() override {
-    if (rt_) {
-      EXPECT_EQ(rt_->operations_in_flight(), 0) << "operations still in flight";
-    }
-  }
-  // A runtime of this variant (the hook is read when the runtime is made).
-  std::optional<runtime> make_variant_runtime() {
-#ifndef _WIN32
-    const char* name = "CORIO_TEST_URING_BUFFER_RING";
-    if (GetParam().entries) {
-      ::setenv(name, GetParam().entries, 1);
-    } else {
-      ::unsetenv(name);
-    }
-    auto rt = make_runtime();
-    ::unsetenv(name);
-    return rt;
-#else
-    return make_runtime();
-#endif
-  }
-  template <class T>
-  T run(task<T> t) {
-    return test::run(*rt_, std::move(t));
-  }
-  std::optional<runtime> rt_;
-};
+class pooled_read_test : public ring_variant_test {};
 
 TEST_P(pooled_read_test, ReadsWhatArrivedThenAnEmptyBufferAtTheEnd) {
   run([]() -> task<void> {
@@ -283,8 +241,8 @@ TEST_P(pooled_read_test, CountsAsAReadForTheOneReadAtATimeRule) {
   }());
 }
 
-INSTANTIATE_TEST_SUITE_P(Rings, pooled_read_test, ::testing::ValuesIn(variants),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Rings, pooled_read_test, ::testing::ValuesIn(ring_variants),
+                         ring_variant_name);
 
 }  // namespace
 }  // namespace corio::test
