@@ -38,6 +38,14 @@ static_assert(!io::pooled_readable_stream<buffered_reader<net::tcp_stream>>);
 
 class buffered_pooled_test : public ring_variant_test {};
 
+// The peer's side: sends `data` (a string or bytes, kept in this frame),
+// then shuts its sending side.
+template <class Bytes>
+task<void> send_then_shut(net::tcp_stream& c, Bytes data) {
+  EXPECT_TRUE(co_await c.write_all(data));
+  EXPECT_TRUE(c.shutdown());
+}
+
 // `count` lines "<i> xxx...": lengths vary from 1 to 199 bytes, so lines
 // straddle the 16 KiB ends of the pooled buffers at varying points.
 std::vector<std::string> numbered_lines(int count) {
@@ -101,10 +109,7 @@ TEST_P(buffered_pooled_test, LinesSpanningTwoPooledBuffers) {
     const std::string all = joined(lines, "\n");
     CO_ASSERT(all.size() > 5 * pooled_size);
     scope s;
-    s.spawn_local([](net::tcp_stream& c, const std::string& data) -> task<void> {
-      EXPECT_TRUE(co_await c.write_all(data));
-      EXPECT_TRUE(c.shutdown());
-    }(client, all));
+    s.spawn_local(send_then_shut(client, all));
     buffered_reader r(server, 256);
     std::size_t i = 0;
     for (;; ++i) {
@@ -131,10 +136,7 @@ TEST_P(buffered_pooled_test, RecordLongerThanAPooledBuffer) {
     for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
     const std::string all = big + "\r\n\r\nshort\r\n\r\n";
     scope s;
-    s.spawn_local([](net::tcp_stream& c, const std::string& data) -> task<void> {
-      EXPECT_TRUE(co_await c.write_all(data));
-      EXPECT_TRUE(c.shutdown());
-    }(client, all));
+    s.spawn_local(send_then_shut(client, all));
     buffered_reader r(server, 64 * 1024);
     auto rec = co_await r.read_until("\r\n\r\n", 64 * 1024);
     CO_ASSERT(rec);
@@ -162,10 +164,7 @@ TEST_P(buffered_pooled_test, LimitExceededKeepsEveryByte) {
     // A first short line, so that the long one starts mid-buffer.
     const std::string all = "first\n" + sent + "\nafter\n";
     scope s;
-    s.spawn_local([](net::tcp_stream& c, const std::string& data) -> task<void> {
-      EXPECT_TRUE(co_await c.write_all(data));
-      EXPECT_TRUE(c.shutdown());
-    }(client, all));
+    s.spawn_local(send_then_shut(client, all));
     buffered_reader r(server, 1000);
     auto first = co_await r.read_line(4096);
     CO_ASSERT(first);
@@ -205,10 +204,7 @@ TEST_P(buffered_pooled_test, EndOfStreamMidLineKeepsTheLine) {
       auto [client, server] = co_await connected_pair();
       const std::string partial(tail, 'p');
       scope s;
-      s.spawn_local([](net::tcp_stream& c, std::string data) -> task<void> {
-        EXPECT_TRUE(co_await c.write_all(data));
-        EXPECT_TRUE(c.shutdown());
-      }(client, "a\nb\n" + partial));
+      s.spawn_local(send_then_shut(client, "a\nb\n" + partial));
       buffered_reader r(server, 32 * 1024);
       auto a = co_await r.read_line(32 * 1024);
       auto b = co_await r.read_line(32 * 1024);
@@ -235,10 +231,7 @@ TEST_P(buffered_pooled_test, ReadExactAcrossBuffers) {
     for (char c : std::string_view("header\n")) all.push_back(static_cast<std::byte>(c));
     all.insert(all.end(), body.begin(), body.end());
     scope s;
-    s.spawn_local([](net::tcp_stream& c, const std::vector<std::byte>& data) -> task<void> {
-      EXPECT_TRUE(co_await c.write_all(data));
-      EXPECT_TRUE(c.shutdown());
-    }(client, all));
+    s.spawn_local(send_then_shut(client, all));
     buffered_reader r(server, 8192);
     auto header = co_await r.read_line(64);
     CO_ASSERT(header);
