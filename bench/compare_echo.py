@@ -109,7 +109,8 @@ def main():
     ap.add_argument("--configs", default="64x64,1000x64,64x4096",
                     help="comma-separated CONNECTIONSxSIZE cases")
     ap.add_argument("--servers", default="",
-                    help="comma-separated subset of: raw-uring,raw-epoll,asio,corio-uring,corio-epoll "
+                    help="comma-separated subset of: raw-uring,raw-uring-ms,raw-uring-ms-direct,raw-epoll,asio,"
+                         "corio-uring,corio-epoll "
                          "(default: all; the --baseline is always run)")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=ECHO_SERVER",
                     help="also run another echo_server binary (a build of another commit, for an "
@@ -125,6 +126,12 @@ def main():
     client = f"{b}/demos/echo_client"
     servers = {
         "raw-uring": [f"{b}/bench/peers/raw_uring_echo", "--port", "0"],
+        # The same loop with what corio's read_pooled does on kernels 6.0+
+        # (provided buffers, one multishot recv per connection), and with
+        # registered descriptors on top (which corio does not use).
+        "raw-uring-ms": [f"{b}/bench/peers/raw_uring_echo", "--port", "0", "--multishot"],
+        "raw-uring-ms-direct": [f"{b}/bench/peers/raw_uring_echo", "--port", "0", "--multishot",
+                                "--direct"],
         "raw-epoll": [f"{b}/bench/peers/raw_epoll_echo", "--port", "0"],
         "asio": [f"{b}/bench/peers/asio_echo", "--port", "0"],
         "corio-uring": [f"{b}/demos/echo_server", "--port", "0", "--threads", "1", "--backend", "uring"],

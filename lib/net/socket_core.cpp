@@ -6,6 +6,7 @@
 #include <new>
 
 #include "backend/backend.hpp"
+#include "corio/detail/pooled.hpp"
 #include "core/sanitized.hpp"
 #include "sys/socket.hpp"
 
@@ -29,12 +30,19 @@ namespace corio::detail {
 namespace sys {
 namespace {
 
+// Two kinds of core, kept apart: plain ones, and io_uring's receiving_cores
+// (io.hpp), which are 32 bytes longer.
+constexpr std::size_t core_sizes[2] = {sizeof(socket_core), sizeof(receiving_core)};
+unsigned kind_of(const socket_core* s) noexcept { return s->has_receive ? 1 : 0; }
+
 #if !CORIO_SANITIZED
 constexpr unsigned core_batch = 32;
-// A thread keeps at most two batches; past that it hands one to the depot.
+// A thread keeps at most two batches of each kind; past that it hands one
+// to the depot.
 constexpr unsigned local_limit = 2 * core_batch;
-// The depot keeps at most 256 batches (8,192 cores of 48 bytes, 384 KiB);
-// past that, batches go back to the heap.
+// The depot keeps at most 256 batches of each kind (8,192 cores: 192 KiB
+// of plain cores, 448 KiB of receiving ones); past that, batches go back
+// to the heap.
 constexpr unsigned depot_limit = 256;
 
 // Free storage is threaded through itself: word 0 links the next core of a
@@ -43,10 +51,10 @@ static_assert(sizeof(socket_core) >= 2 * sizeof(void*));
 void*& next_core(void* p) noexcept { return static_cast<void**>(p)[0]; }
 void*& next_batch(void* p) noexcept { return static_cast<void**>(p)[1]; }
 
-void free_storage(void* list) noexcept {
+void free_storage(void* list, unsigned kind) noexcept {
   while (list) {
     void* next = next_core(list);
-    ::operator delete(list, sizeof(socket_core));
+    ::operator delete(list, core_sizes[kind]);
     list = next;
   }
 }
@@ -56,16 +64,16 @@ struct thread_cache {
   unsigned size = 0;
 };
 // Trivially destructible: no thread-exit destructor (under MinGW those run
-// under the loader lock, where they can deadlock). A worker drains its list
+// under the loader lock, where they can deadlock). A worker drains its lists
 // as it ends (drain_core_cache); another thread keeps its few cores until
 // the process ends.
-constinit thread_local thread_cache cache;
+constinit thread_local thread_cache cache[2];
 
 // The depot. Never destroyed, its lock included: threads may free cores
 // during static destruction. What it holds at exit goes back with the
 // process.
-constinit void* depot_head = nullptr;  // guarded by depot_mutex()
-constinit unsigned depot_batches = 0;  // guarded by depot_mutex()
+constinit void* depot_head[2] = {};    // guarded by depot_mutex()
+constinit unsigned depot_batches[2] = {};  // guarded by depot_mutex()
 std::mutex& depot_mutex() noexcept {
   // Not constinit: std::mutex has no constant initializer with winpthreads.
   alignas(std::mutex) static unsigned char storage[sizeof(std::mutex)];
@@ -73,39 +81,49 @@ std::mutex& depot_mutex() noexcept {
   return mu;
 }
 
-// Moves the first core_batch cores of this thread's list to the depot, or
-// back to the heap when the depot is full.
-void give_batch() noexcept {
-  void* first = cache.head;
+// Moves the first core_batch cores of this thread's list of `kind` to the
+// depot, or back to the heap when the depot is full.
+void give_batch(unsigned kind) noexcept {
+  thread_cache& c = cache[kind];
+  void* first = c.head;
   void* last = first;
   for (unsigned i = 1; i < core_batch; ++i) last = next_core(last);
-  cache.head = next_core(last);
-  cache.size -= core_batch;
+  c.head = next_core(last);
+  c.size -= core_batch;
   next_core(last) = nullptr;
   {
     std::lock_guard lock(depot_mutex());
-    if (depot_batches < depot_limit) {
-      next_batch(first) = depot_head;
-      depot_head = first;
-      ++depot_batches;
+    if (depot_batches[kind] < depot_limit) {
+      next_batch(first) = depot_head[kind];
+      depot_head[kind] = first;
+      ++depot_batches[kind];
       return;
     }
   }
-  free_storage(first);
+  free_storage(first, kind);
 }
 
-// Fills this thread's empty list with a batch from the depot, if it has one.
-bool take_batch() noexcept {
+// Fills this thread's empty list of `kind` with a batch from the depot, if
+// it has one.
+bool take_batch(unsigned kind) noexcept {
   std::lock_guard lock(depot_mutex());
-  if (!depot_head) return false;
-  cache.head = depot_head;
-  cache.size = core_batch;
-  depot_head = next_batch(depot_head);
-  --depot_batches;
+  if (!depot_head[kind]) return false;
+  cache[kind].head = depot_head[kind];
+  cache[kind].size = core_batch;
+  depot_head[kind] = next_batch(depot_head[kind]);
+  --depot_batches[kind];
   return true;
 }
 
 #endif  // !CORIO_SANITIZED
+
+// A default-constructed core of `kind` in storage `p`.
+socket_core* make_core(void* p, unsigned kind) {
+  if (kind == 0) return ::new (p) socket_core;
+  auto* s = ::new (p) receiving_core;
+  s->has_receive = true;
+  return s;
+}
 
 }  // namespace
 
@@ -117,50 +135,62 @@ socket_ptr adopt(native_socket h) {
 
 socket_core* new_core() {
   sockets_open.fetch_add(1, std::memory_order_relaxed);
+  const unsigned kind = make_receiving_cores ? 1 : 0;
 #if !CORIO_SANITIZED
-  if (cache.head || take_batch()) {
-    void* p = cache.head;
-    cache.head = next_core(p);
-    --cache.size;
-    return ::new (p) socket_core;
+  thread_cache& c = cache[kind];
+  if (c.head || take_batch(kind)) {
+    void* p = c.head;
+    c.head = next_core(p);
+    --c.size;
+    return make_core(p, kind);
   }
 #endif
-  return new socket_core;
+  void* p = ::operator new(core_sizes[kind]);
+  return make_core(p, kind);
 }
 
 void free_core(socket_core* s) noexcept {
   sockets_open.fetch_sub(1, std::memory_order_relaxed);
-#if !CORIO_SANITIZED
-  s->~socket_core();
+  const unsigned kind = kind_of(s);
+  if (kind == 1) {
+    static_cast<receiving_core*>(s)->~receiving_core();
+  } else {
+    s->~socket_core();
+  }
   void* p = s;
-  next_core(p) = cache.head;
-  cache.head = p;
-  if (++cache.size > local_limit) give_batch();
+#if !CORIO_SANITIZED
+  thread_cache& c = cache[kind];
+  next_core(p) = c.head;
+  c.head = p;
+  if (++c.size > local_limit) give_batch(kind);
 #else
-  delete s;
+  ::operator delete(p, core_sizes[kind]);
 #endif
 }
 
 void drain_core_cache() noexcept {
 #if !CORIO_SANITIZED
-  free_storage(cache.head);
-  cache.head = nullptr;
-  cache.size = 0;
+  for (unsigned kind = 0; kind < 2; ++kind) {
+    free_storage(cache[kind].head, kind);
+    cache[kind] = {};
+  }
 #endif
 }
 
 void drain_core_depot() noexcept {
 #if !CORIO_SANITIZED
-  void* batches = nullptr;
-  {
-    std::lock_guard lock(depot_mutex());
-    batches = std::exchange(depot_head, nullptr);
-    depot_batches = 0;
-  }
-  while (batches) {  // freed outside the lock
-    void* next = next_batch(batches);
-    free_storage(batches);
-    batches = next;
+  for (unsigned kind = 0; kind < 2; ++kind) {
+    void* batches = nullptr;
+    {
+      std::lock_guard lock(depot_mutex());
+      batches = std::exchange(depot_head[kind], nullptr);
+      depot_batches[kind] = 0;
+    }
+    while (batches) {  // freed outside the lock
+      void* next = next_batch(batches);
+      free_storage(batches, kind);
+      batches = next;
+    }
   }
 #endif
 }
@@ -174,6 +204,15 @@ namespace {
 void destroy_socket(socket_core* s) noexcept {
   // Before the close: once closed, the descriptor's number may be reused.
   forget_socket(*s);
+  // io_uring: buffers received ahead of a read that never came.
+  if (multishot_recv* m = kept_receive(*s)) {
+    for (pooled_block* b = m->head; b;) {
+      pooled_block* next = b->next;
+      b->next = nullptr;
+      release_pooled(b);
+      b = next;
+    }
+  }
   if (s->handle != invalid_socket) sys::close_handle(s->handle);
   sys::free_core(s);
 }

@@ -17,6 +17,13 @@ namespace {
 // first, as it does before a close.
 detail::native_socket release_core(detail::socket_ptr& sock) noexcept {
   if (!sock) return detail::invalid_socket;
+  // Refused while the socket is in use (an operation, or on io_uring the
+  // receive that read_pooled keeps armed between reads, would go on with
+  // it) or holds bytes received ahead of a read (they would be lost).
+  const detail::multishot_recv* kept = detail::kept_receive(*sock);
+  if ((sock->uses.load(std::memory_order_acquire) & detail::socket_use::in_flight) != 0 ||
+      (kept && kept->head))
+    return detail::invalid_socket;
   detail::socket_core* s = sock.release();
   detail::forget_socket(*s);
   const detail::native_socket h = s->handle;

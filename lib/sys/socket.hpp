@@ -54,8 +54,11 @@ socket_ptr adopt(native_socket h);
 /// closed for each one accepted, allocates nothing), else new. Any thread.
 /// Defined once for every OS, in net/socket_core.cpp.
 socket_core* new_core();
-/// Destroys `s` (made by new_core or by `new socket_core`) and keeps its
-/// storage for new_core, up to a bound; frees it beyond. Any thread.
+/// Whether new_core on this thread makes receiving_cores: set by an io_uring
+/// worker that keeps a multishot recv per socket, for its thread.
+inline constinit thread_local bool make_receiving_cores = false;
+/// Destroys `s` (made by new_core) and keeps its storage for new_core, up
+/// to a bound; frees it beyond. Any thread.
 void free_core(socket_core* s) noexcept;
 /// Frees the calling thread's kept storage; a worker calls it as it ends.
 void drain_core_cache() noexcept;

@@ -34,10 +34,43 @@ struct socket_core {
   // makes the new socket in the listener's family).
   std::atomic<std::uint8_t> port_association{0};
   std::uint8_t family = 0;
+  // io_uring: this core is a receiving_core (below). Set when made.
+  bool has_receive = false;
   // epoll: the socket's registrations, one per worker that waited on it
   // (lib/backend/epoll/registration.cpp).
   std::atomic<void*> registrations{nullptr};
 };
+
+/// io_uring: a socket's multishot receive for read_pooled. One recv stays in
+/// the kernel and answers each arrival of data with a buffer of the
+/// worker's ring, so a reader that comes back for more submits nothing
+/// (lib/backend/uring/multishot_recv.cpp has the rules). 32 bytes, as an
+/// idle connection keeps it.
+struct multishot_recv {
+  std::atomic<bool> locked{false};  // a spin lock over the fields below
+  bool used = false;      // armed once: the socket's reads go through here
+  bool armed = false;     // the kernel holds the recv (its last CQE is still to come)
+  bool stopping = false;  // a cancel of it went in
+  bool ended = false;     // `end` is to be read once the queued buffers are
+  std::uint8_t queued = 0;       // buffers received that nobody has read yet (saturating)
+  std::int16_t end = 0;          // how the recv ended: 0 (the peer's FIN) or a negated errno
+  operation* waiter = nullptr;   // the read waiting for data (then nothing is queued)
+  void* waiter_home = nullptr;   // the backend it started on (it completes there)
+  pooled_block* head = nullptr;  // the queued buffers, through pooled_block::next
+};
+
+/// The core of a socket made on an io_uring worker that keeps a multishot
+/// recv per socket (sys::new_core decides): room for read_pooled's kept
+/// receive, paid by those sockets only (an epoll or IOCP socket stays 24
+/// bytes, in a 32-byte heap block).
+struct receiving_core : socket_core {
+  multishot_recv multishot;
+};
+
+/// A socket's kept receive, or null when its core has no room for one.
+inline multishot_recv* kept_receive(socket_core& s) noexcept {
+  return s.has_receive ? &static_cast<receiving_core&>(s).multishot : nullptr;
+}
 
 /// socket_core::uses.
 namespace socket_use {

@@ -27,6 +27,7 @@ struct pooled_block {
   std::byte* data = nullptr;       // the buffer
   std::uint32_t capacity = 0;      // its size
   std::uint16_t id = 0;            // a buffer ring's buffer id (the kernel names it so)
+  std::uint32_t filled = 0;        // bytes received, while it waits in a multishot_recv
   pooled_home* home = nullptr;     // where it goes back; null: the pool
   pooled_block* next = nullptr;    // a free list or a cross-thread return list
 };

@@ -134,8 +134,11 @@ class tcp_stream : public basic_stream {
   /// that is not a stream socket.
   static result<tcp_stream> adopt(detail::native_socket h) noexcept;
   /// Gives up the socket without closing it and returns it (invalid_socket
-  /// for a closed stream); the stream is closed afterwards. Not while an
-  /// operation is in flight. On Windows the socket stays tied to this
+  /// for a closed stream); the stream is closed afterwards. Refused
+  /// (invalid_socket, the stream stays open) while an operation is in
+  /// flight, and on io_uring once read_pooled has armed its receive, which
+  /// stays in the kernel between reads until the stream is closed (it
+  /// would read on from the released socket). On Windows the socket stays tied to this
   /// runtime's completion port (Windows cannot undo that): use it with
   /// blocking calls, or adopt it into this same runtime again.
   detail::native_socket release() noexcept;

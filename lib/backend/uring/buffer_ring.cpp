@@ -108,14 +108,6 @@ void buffer_ring::detach(io_uring& ring) noexcept {
 
 // ---- read_pooled on io_uring ----------------------------------------------------
 
-namespace {
-// recv_pooled's steps (op.args.pooled.step).
-enum : std::uint32_t {
-  step_select = 0,  // a recv with IOSQE_BUFFER_SELECT: the kernel picks the buffer
-  step_poll = 1,    // a poll for readability; then a recv into a pool block, here
-};
-}  // namespace
-
 void uring_backend::prepare_pooled(io_uring_sqe* sqe, operation& op) noexcept {
   const int fd = static_cast<int>(op.sock->handle);
   if (buffers_) {

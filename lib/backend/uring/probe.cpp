@@ -1,9 +1,11 @@
 // lib/backend/uring/probe.cpp: deciding whether io_uring can be used here,
 // and setting up one ring per worker.
 #include <sys/eventfd.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string_view>
@@ -80,6 +82,21 @@ unsigned buffer_ring_entries() {
   return entries;
 }
 
+// Whether read_pooled may keep a multishot recv per socket: the kernel has
+// IORING_RECV_MULTISHOT from 6.0 (the probe names opcodes, not their
+// flags, so the release says). Test hook: CORIO_TEST_URING_NO_MULTISHOT=1
+// behaves as an older kernel, so that the suite runs the one-recv-per-read
+// path too (tests/support/ring_variants.hpp).
+bool recv_multishot_supported() {
+  const char* off = std::getenv("CORIO_TEST_URING_NO_MULTISHOT");
+  if (off && std::string_view(off) == "1") return false;
+  utsname u{};
+  if (::uname(&u) != 0) return false;
+  unsigned major = 0, minor = 0;
+  if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+  return major >= 6;
+}
+
 }  // namespace
 
 result<backend_set> make_uring_backends(unsigned count) {
@@ -89,6 +106,7 @@ result<backend_set> make_uring_backends(unsigned count) {
     return fail(errno_code(std::atoi(e)));
   }
   backend_set out;
+  const bool multishot = recv_multishot_supported();
   auto group = std::make_shared<uring_group>();
   group->rings.reserve(count);
   for (unsigned i = 0; i < count; ++i) {
@@ -114,7 +132,10 @@ result<backend_set> make_uring_backends(unsigned count) {
     // read_pooled's buffer ring; without one (a kernel before 5.19) reads
     // poll, then read into the per-thread pool.
     if (const unsigned entries = buffer_ring_entries()) {
-      if (auto buffers = buffer_ring::create(*ring, entries)) backend->use_buffer_ring(*buffers);
+      if (auto buffers = buffer_ring::create(*ring, entries)) {
+        backend->use_buffer_ring(*buffers);
+        backend->use_multishot(multishot);
+      }
     }
     out.push_back(std::move(backend));
   }

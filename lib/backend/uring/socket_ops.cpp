@@ -40,6 +40,14 @@ msghdr& datagram_header(datagram_state& st, bool with_name) noexcept {
 bool uring_backend::start(operation& op) noexcept {
   if (op.code == op_code::timer) return start_timer(op);
   if (is_file_code(op.code)) return start_file(op);  // file_ops.cpp
+  // read_pooled keeps a multishot recv; while a socket has one, its plain
+  // reads go through it too (multishot_recv.cpp).
+  if (is_read_code(op.code)) {
+    multishot_recv* m = kept_receive(*op.sock);
+    if (m && ((op.code == op_code::recv_pooled && multishot_) || m->used)) {
+      if (const int r = start_multishot(op, *m); r >= 0) return r == 1;
+    }
+  }
   io_uring_sqe* sqe = sqe_for(op);
   if (!sqe) return false;
   const int fd = static_cast<int>(op.sock->handle);

@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "core/sanitized.hpp"
 #include "core/shuffle.hpp"
+#include "sys/socket.hpp"
 
 #if CORIO_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -48,6 +49,8 @@ result<void> uring_backend::attach_thread() noexcept {
   (void)io_uring_register_ring_fd(&ring_);
   cancels_.reserve(16);
   if (buffers_) buffers_->attach_thread();
+  // Sockets made on this thread get room for a kept receive.
+  sys::make_receiving_cores = multishot_;
   wake_armed_ = arm_wake_read();
   this_thread_ = this;
   return {};
@@ -59,6 +62,8 @@ void uring_backend::detach_thread() noexcept {
   // whose loop has ended is never resumed, by either path: the runtime
   // stops its workers only after every task has ended or been abandoned.)
   if (io_uring_sq_ready(&ring_) != 0) io_uring_submit(&ring_);
+  drop_armed_receives();
+  sys::make_receiving_cores = false;
   this_thread_ = nullptr;
 }
 
@@ -110,6 +115,11 @@ void uring_backend::cancel(operation& op) noexcept {
       finished_.push_back(&op);
     }
     return;
+  }
+  // A read that waits in its socket's multishot recv, not in the kernel.
+  if (is_read_code(op.code)) {
+    multishot_recv* m = kept_receive(*op.sock);
+    if (m && m->used && cancel_multishot_waiter(op, *m)) return;
   }
   if (op.state == op_state::cancelled) return;  // its request already waits for an SQE
   if (submit_cancel(op)) return;
@@ -212,6 +222,11 @@ void uring_backend::complete(std::uint64_t ud, std::int32_t res, std::uint32_t f
     bump(counts.posts_received, posted_.drain());
     return;
   }
+  if ((ud & ud_tag_mask) == ud_multishot) {
+    multishot_done(*reinterpret_cast<socket_core*>(ud & ~ud_tag_mask), res, flags);
+    return;
+  }
+  if (tearing_down_) return;  // drop_armed_receives: nothing else is resumed
   if ((ud & ud_tag_mask) != 0) {
     message_done(ud, res);
     return;

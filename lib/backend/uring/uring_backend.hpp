@@ -12,6 +12,7 @@
 #include "backend/backend.hpp"
 #include "backend/posted_queue.hpp"
 #include "backend/uring/buffer_ring.hpp"
+#include "corio/detail/detached.hpp"
 #include "backend/timer_heap.hpp"
 
 namespace corio::detail {
@@ -43,6 +44,9 @@ class uring_backend final : public backend {
   // Reads for read_pooled pick their buffers from `buffers` (owned from
   // now on); without one they poll and read into the per-thread pool.
   void use_buffer_ring(buffer_ring* buffers) noexcept { buffers_ = buffers; }
+  // With a buffer ring, read_pooled keeps one multishot recv per socket
+  // (kernel 6.0+; multishot_recv.cpp); without, each read is one recv.
+  void use_multishot(bool on) noexcept { multishot_ = on; }
   ~uring_backend() override;
 
   result<void> attach_thread() noexcept override;
@@ -97,6 +101,26 @@ class uring_backend final : public backend {
   // flight (polling again), else op.res (and the buffer) are set.
   void prepare_pooled(io_uring_sqe* sqe, operation& op) noexcept;
   bool pooled_ready(operation& op, std::int32_t res, std::uint32_t flags) noexcept;
+  // read_pooled over the socket's multishot recv (multishot_recv.cpp):
+  // starts `op`, a read_pooled, or a plain read or wait for readability on
+  // a socket that has one (1: in flight, 0: finished at once, -1: a plain
+  // one that goes to the kernel itself); takes a CQE of the recv of the
+  // socket `s`; cancels `op` if it waits there (false: it does not); and,
+  // as the worker's loop ends, ends the receives still armed in its ring.
+  int start_multishot(operation& op, multishot_recv& m) noexcept;
+  void multishot_done(socket_core& s, std::int32_t res, std::uint32_t flags) noexcept;
+  bool cancel_multishot_waiter(operation& op, multishot_recv& m) noexcept;
+  void drop_armed_receives() noexcept;
+  // Submits the multishot recv of `s` (its kept receive `m`, locked) on
+  // this ring; false when no SQE was had.
+  bool arm_multishot(socket_core& s, multishot_recv& m) noexcept;
+  // Queues a cancel of the multishot recv of `s`; false when no SQE was had.
+  bool stop_multishot(socket_core& s) noexcept;
+  // Completes `op` on this worker: counted, then its completion called.
+  void finish_here(operation& op) noexcept;
+  // A read_pooled that waited on a receive armed in another worker's ring
+  // completes on its own worker: posted there by this coroutine.
+  static detached finish_on_own_worker(operation& op);
   void complete(std::uint64_t user_data, std::int32_t res, std::uint32_t flags) noexcept;
   // Called on this ring's thread: queues a message that resumes `h` on
   // ring `to` of the group; false when it cannot (no MSG_RING, no SQE, a
@@ -156,12 +180,21 @@ class uring_backend final : public backend {
   std::vector<operation*> cancels_;
   // This worker's provided-buffer ring (null: none; see buffer_ring.hpp).
   buffer_ring* buffers_ = nullptr;
+  // read_pooled keeps a multishot recv per socket (see use_multishot).
+  bool multishot_ = false;
+  // Multishot recvs armed in this ring (their last CQE still to come), and
+  // whether the worker's loop has ended (drop_armed_receives).
+  unsigned armed_count_ = 0;
+  bool tearing_down_ = false;
 };
 
 // user_data values that are not operation addresses (operations are
 // aligned, so never 0 or 1, and their two low bits are 0).
 inline constexpr std::uint64_t ud_ignore = 0;  // e.g. a cancel request's own CQE
 inline constexpr std::uint64_t ud_wake = 1;    // the eventfd read
+// A socket's multishot recv carries the socket_core's address tagged 1 in
+// its two low bits (never ud_wake itself: the address is not 0).
+inline constexpr std::uint64_t ud_multishot = 1;
 // Messages between rings carry a coroutine frame's address (aligned too)
 // tagged in its two low bits: ud_message on the CQE that arrives at the
 // target; ud_message_failed on the sender's own CQE, which comes only when
@@ -177,6 +210,17 @@ inline constexpr std::uint64_t ud_address_mask = ((std::uint64_t{1} << ud_index_
 // An operation's address, not one of the values above.
 inline constexpr bool ud_is_operation(std::uint64_t ud) noexcept {
   return ud != ud_ignore && (ud & ud_tag_mask) == 0;
+}
+
+// recv_pooled's steps on io_uring (op.args.pooled.step).
+enum : std::uint32_t {
+  step_select = 0,          // a recv with IOSQE_BUFFER_SELECT: the kernel picks the buffer
+  step_poll = 1,  // a poll for readability; then a recv into a pool block
+};
+
+// The reads that a socket's multishot recv serves (multishot_recv.cpp).
+constexpr bool is_read_code(op_code c) noexcept {
+  return c == op_code::recv || c == op_code::recv_pooled || c == op_code::wait_readable;
 }
 
 // What this backend keeps in an operation: a timer's op.state is `waiting`
