@@ -302,7 +302,21 @@ void uring_backend::reap() noexcept {
     }
     if (n == 0) return;
     io_uring_cq_advance(&ring_, n);
-    shuffle_batch(got, n);  // schedule shaking: the kernel's order is no promise
+    if (shuffling()) [[unlikely]] {
+      // Schedule shaking: the kernel's order is no promise between
+      // requests, but a multishot recv's CQEs carry its data in order and
+      // its last one ends it (multishot_recv.cpp): those keep their order
+      // among the places the shuffle gives them.
+      entry kept[batch];
+      unsigned k = 0;
+      auto multishot = [](const entry& e) { return (e.ud & ud_tag_mask) == ud_multishot; };
+      for (unsigned i = 0; i < n; ++i)
+        if (multishot(got[i])) kept[k++] = got[i];
+      shuffle_batch(got, n);
+      k = 0;
+      for (unsigned i = 0; i < n; ++i)
+        if (multishot(got[i])) got[i] = kept[k++];
+    }
     // Each completion first touches its operation, then the coroutine frame
     // it resumes; with many connections both are usually out of cache.
     // Fetch them ahead: the operation two entries on, the frame of the next.
