@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Echo throughput on many cores: corio (io_uring and epoll) beside the raw
-# io_uring loop, the raw epoll loop and Asio, each server on 1 and on 4 cores
-# with the load generator on 8 other cores, all in one run.
+# io_uring loop (plain and --multishot), the raw epoll loop and Asio, each
+# server on 1 and on 4 cores with the load generator on 8 other cores, all
+# in one run.
 #
 #   bench/many_cores.sh build [DIR]   static release binaries into DIR
 #                                     (default build/many-cores); run here
@@ -64,6 +65,7 @@ server_command() {  # name, workers
     corio-uring) echo "$dir/echo_server --port 0 --threads $w --backend uring" ;;
     corio-epoll) echo "$dir/echo_server --port 0 --threads $w --backend epoll" ;;
     raw-uring) echo "$dir/raw_uring_echo --port 0 --threads $w" ;;
+    raw-uring-ms) echo "$dir/raw_uring_echo --port 0 --threads $w --multishot" ;;
     raw-epoll) echo "$dir/raw_epoll_echo --port 0 --threads $w" ;;
     asio) echo "$dir/asio_echo --port 0 --threads $w" ;;
   esac
@@ -79,7 +81,7 @@ run() {
   fi
   local rounds=${ROUNDS:-3} seconds=${RUN_SECONDS:-5}
   local conns=${CONNECTIONS:-512} size=${SIZE:-64} load=${LOAD_CORES:-8-15}
-  local servers=(corio-uring corio-epoll raw-uring raw-epoll asio)
+  local servers=(corio-uring corio-epoll raw-uring raw-uring-ms raw-epoll asio)
   declare -A sample
   echo "== $(date -u +%FT%TZ) $(uname -r), $cores cores; server on 0 / 0-3, load on $load;" \
     "$conns connections x $size B, $rounds rounds of ${seconds}s"
@@ -112,9 +114,10 @@ run() {
       'BEGIN{printf "| %s | %.0f | %.0f | %.2fx |\n", s, a, b, (a > 0) ? b / a : 0}'
   done
   echo
-  awk -v c="${med[corio-uring.1]}" -v r="${med[raw-uring.1]}" -v a="${med[asio.1]}" \
-    'BEGIN{printf "corio-uring, 1 worker: %.2fx the raw io_uring loop (target >= 1.0x), %.2fx Asio (target >= 1.3x)\n",
-           (r > 0) ? c / r : 0, (a > 0) ? c / a : 0}'
+  awk -v c="${med[corio-uring.1]}" -v r="${med[raw-uring.1]}" -v m="${med[raw-uring-ms.1]}" \
+    -v a="${med[asio.1]}" \
+    'BEGIN{printf "corio-uring, 1 worker: %.2fx the raw io_uring loop (target >= 1.0x; %.2fx its multishot variant), %.2fx Asio (target >= 1.3x)\n",
+           (r > 0) ? c / r : 0, (m > 0) ? c / m : 0, (a > 0) ? c / a : 0}'
   awk -v a="${med[corio-uring.1]}" -v b="${med[corio-uring.4]}" \
     'BEGIN{printf "corio-uring, 4 workers: %.2fx one worker (target >= 3.5x)\n", (a > 0) ? b / a : 0}'
 }
