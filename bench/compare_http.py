@@ -10,12 +10,13 @@ rotates every round, so drift on a shared machine hits them alike) gets
 `wrk -t1 -cCONNECTIONS -dSECONDS --latency`, pinned to the client core(s), and its
 user+system CPU time is read from /proc/PID/stat (nginx: master and worker) before
 and after. Prints, per case, the median requests/s, p99 and CPU microseconds per
-request of each server, and the ratios to nginx (CPU below 1.00x: corio spends
+request of each server (and its user and system parts), and the ratios to nginx (CPU below 1.00x: corio spends
 less per request; p99 below 1.00x: corio's tail is shorter). wrk's own CPU per
-request is shown beside it: on loopback the kernel charges the TCP work of a
-transfer to whichever side drives it (the sender's call, or the reader's
-acknowledgements), so the server's CPU alone can flatter a server that leaves
-the delivery to the client.
+request is shown beside it, and the server's and wrk's together as a ratio to
+nginx's: on loopback the kernel charges the TCP work of a transfer to whichever
+side drives it (the sender's call, or the reader's acknowledgements), so the
+server's CPU alone can flatter a server that leaves the delivery to the client,
+or penalize one that takes it on.
 
 With --tls both serve HTTPS with one ECDSA P-256 certificate made for the run
 (nginx: `listen ... ssl`, TLS 1.2 and 1.3, its default ciphers and session
@@ -38,7 +39,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import cpu_seconds, free_port, make_cert, start_pinned, stop, wait_port  # noqa: E402
+from benchlib import cpu_times, free_port, make_cert, start_pinned, stop, wait_port  # noqa: E402
 
 
 def family(pid):
@@ -172,31 +173,39 @@ def main():
                     if p.poll() is not None:
                         sys.exit(f"{name} exited with {p.returncode}")
                     pids = family(p.pid)
-                    before = sum(cpu_seconds(x) for x in pids)
+                    before = [cpu_times(x) for x in pids]
                     rps, p99, total, client = wrk(f"{scheme}://127.0.0.1:{port}{path}", args)
-                    after = sum(cpu_seconds(x) for x in pids)
-                    cpu = (after - before) / total * 1e6
-                    results[(case, name)].append((rps, p99, cpu, client / total * 1e6))
+                    after = [cpu_times(x) for x in pids]
+                    user = sum(a[0] - b[0] for a, b in zip(after, before)) / total * 1e6
+                    system = sum(a[1] - b[1] for a, b in zip(after, before)) / total * 1e6
+                    cpu = user + system
+                    results[(case, name)].append((rps, p99, cpu, client / total * 1e6, user, system))
                     print(f"round {r + 1} {case:11} {name:12} {rps:10.0f} req/s  p99 {p99:7.2f} ms  "
-                          f"{cpu:6.2f} us CPU/req  wrk {client / total * 1e6:6.2f}", file=sys.stderr)
+                          f"{cpu:6.2f} us CPU/req (user {user:5.2f})  wrk {client / total * 1e6:6.2f}",
+                          file=sys.stderr)
 
         print(f"\n{scheme}: wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds, medians; "
               f"servers on cores {args.server_cores}, wrk on {args.client_cores}\n")
-        print("| case | server | requests/s | p99 ms | CPU us/request | CPU vs nginx | p99 vs nginx "
-              "| wrk CPU us/request |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        print("| case | server | requests/s | p99 ms | CPU us/request | user | system | CPU vs nginx "
+              "| p99 vs nginx | wrk CPU us/request | server+wrk vs nginx |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for case, _ in cases:
             base = results[(case, "nginx")]
             base_cpu = statistics.median(x[2] for x in base)
             base_p99 = statistics.median(x[1] for x in base)
+            base_both = statistics.median(x[2] + x[3] for x in base)
             for name in names:
                 rows = results[(case, name)]
                 rps = statistics.median(x[0] for x in rows)
                 p99 = statistics.median(x[1] for x in rows)
                 cpu = statistics.median(x[2] for x in rows)
                 client = statistics.median(x[3] for x in rows)
-                print(f"| {case} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.2f} | "
-                      f"{cpu / base_cpu:.2f}x | {p99 / base_p99:.2f}x | {client:.2f} |")
+                both = statistics.median(x[2] + x[3] for x in rows)
+                user = statistics.median(x[4] for x in rows)
+                system = statistics.median(x[5] for x in rows)
+                print(f"| {case} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.2f} | {user:.2f} | {system:.2f} | "
+                      f"{cpu / base_cpu:.2f}x | {p99 / base_p99:.2f}x | {client:.2f} | "
+                      f"{both / base_both:.2f}x |")
     finally:
         for p, _ in servers.values():
             stop(p, timeout=15)  # SIGINT: http_server's graceful stop; nginx's fast shutdown

@@ -1,20 +1,19 @@
 // tests/tls/engine_probe.cpp: a client and a server engine handshake
 // through memory (corio's own engine contract, no sockets), to find out
-// whether the platform can serve TLS at all.
+// whether the platform can serve TLS at all; the same helpers serve the
+// engine tests.
 #include "tls/engine_probe.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "corio/tls/context.hpp"
-#include "corio/tls/detail/engine.hpp"
 #include "corio/tls/error.hpp"
 
 namespace corio::test::tls {
-namespace {
 
 namespace d = corio::tls::detail;
 
-// Moves what `from` has queued into `to`'s input.
 void pump(d::engine& from, d::engine& to) {
   for (;;) {
     auto out = d::output(from);
@@ -28,6 +27,28 @@ void pump(d::engine& from, d::engine& to) {
   }
 }
 
+d::step handshake_through_memory(d::engine& client, d::engine& server) {
+  bool client_done = false, server_done = false;
+  for (int round = 0; round < 10 && !(client_done && server_done); ++round) {
+    if (!client_done) {
+      auto s = d::handshake(client);
+      if (s.st == d::status::ok) client_done = true;
+      if (s.st == d::status::failed) return s;
+    }
+    pump(client, server);
+    if (!server_done) {
+      auto s = d::handshake(server);
+      if (s.st == d::status::ok) server_done = true;
+      if (s.st == d::status::failed) return s;
+    }
+    pump(server, client);
+  }
+  if (client_done && server_done) return d::make_step(d::status::ok);
+  return d::failed_step(make_error_code(corio::tls::errc::handshake_failed));
+}
+
+namespace {
+
 std::string probe(const cert_set& certs) {
   auto server_ctx = corio::tls::context::create(corio::tls::role::server);
   auto client_ctx = corio::tls::context::create(corio::tls::role::client);
@@ -40,25 +61,9 @@ std::string probe(const cert_set& certs) {
   auto client = d::make_engine(client_ctx->impl(), false, "localhost");
   auto server = d::make_engine(server_ctx->impl(), true, {});
   if (!client || !server) return {};
-  bool client_done = false, server_done = false;
-  for (int round = 0; round < 10 && !(client_done && server_done); ++round) {
-    if (!client_done) {
-      auto s = d::handshake(**client);
-      if (s.st == d::status::ok) client_done = true;
-      if (s.st == d::status::failed) return {};
-    }
-    pump(**client, **server);
-    if (!server_done) {
-      auto s = d::handshake(**server);
-      if (s.st == d::status::ok) server_done = true;
-      if (s.st == d::status::failed) {
-        if (s.ec == corio::tls::errc::not_supported) {
-          return std::string(d::failure_detail(**server));
-        }
-        return {};
-      }
-    }
-    pump(**server, **client);
+  const auto s = handshake_through_memory(**client, **server);
+  if (s.st == d::status::failed && s.ec == corio::tls::errc::not_supported) {
+    return std::string(d::failure_detail(**server));
   }
   return {};
 }

@@ -7,9 +7,19 @@
 
 #include <string>
 
+#include "corio/tls/detail/engine.hpp"
 #include "tls/certs.hpp"
 
 namespace corio::test::tls {
+
+/// Moves what `from` has queued to send into `to`'s input, as far as `to`
+/// has room (a socket between two engines, in memory).
+void pump(corio::tls::detail::engine& from, corio::tls::detail::engine& to);
+
+/// Runs both sides' handshakes through memory: ok when both finished, the
+/// first failure otherwise (from the client's or the server's step).
+corio::tls::detail::step handshake_through_memory(corio::tls::detail::engine& client,
+                                                  corio::tls::detail::engine& server);
 
 /// Empty when a server engine with `certs.server` answers a client
 /// engine's ClientHello (handshake through memory, no sockets); otherwise
