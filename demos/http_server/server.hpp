@@ -3,7 +3,10 @@
 //
 // One connection is one coroutine (serve_connection) over any stream whose
 // read and write_all are corio operations (tcp_stream, tls::stream): it
-// reads into a buffer of its own, parses each request head with
+// reads into a buffer of its own (over TCP through read_pooled, which on
+// io_uring keeps one multishot receive per connection, so a keep-alive
+// connection submits nothing to receive its next request; the bytes are
+// copied into the buffer), parses each request head with
 // http::head_parser, and answers pipelined requests in order, batching the
 // answers that are ready into one write. Requests it must refuse get a
 // status and a one-line reason, then the connection is closed.
@@ -21,6 +24,8 @@
 #include <string_view>
 
 #include "corio/cancel.hpp"
+#include "corio/io/buffered_reader.hpp"
+#include "corio/io/pooled_buffer.hpp"
 #include "corio/io/stream.hpp"
 #include "corio/net/tcp_listener.hpp"
 #include "corio/net/tcp_stream.hpp"
@@ -135,6 +140,48 @@ corio::task<corio::result<file_answer>> serve_file(Stream& s, out_buffer& out,
 
 namespace detail {
 
+// What a pooled read brought that the connection's buffer had no room for
+// yet: taken first by the next read, so bytes stay in order.
+struct pooled_rest {
+  corio::io::pooled_buffer buf;
+  std::size_t taken = 0;
+
+  bool empty() const noexcept { return taken == buf.size(); }
+  // Copies what fits into `room`; gives the buffer back once all is taken.
+  std::size_t take(std::span<char> room) noexcept {
+    const auto bytes = buf.bytes().subspan(taken);
+    const std::size_t n = room.size() < bytes.size() ? room.size() : bytes.size();
+    std::memcpy(room.data(), bytes.data(), n);
+    taken += n;
+    if (taken == buf.size()) {
+      buf.reset();
+      taken = 0;
+    }
+    return n;
+  }
+};
+
+// Reads into `room` (never empty) by `deadline`: 0 at the end of the stream.
+// Streams with read_pooled read through it, and what does not fit waits in
+// `rest`.
+template <class Stream>
+corio::task<corio::result<std::size_t>> read_some(Stream& s, pooled_rest& rest,
+                                                  std::span<char> room,
+                                                  corio::clock::time_point deadline,
+                                                  const std::stop_token& stop) {
+  if constexpr (corio::io::pooled_readable_stream<Stream>) {
+    if (rest.empty()) {
+      auto b = co_await corio::with_stop(corio::with_deadline(s.read_pooled(), deadline), stop);
+      if (!b) co_return corio::fail(b.error());
+      if (b->empty()) co_return std::size_t{0};  // the peer closed
+      rest.buf = std::move(*b);
+    }
+    co_return rest.take(room);
+  } else {
+    co_return co_await corio::with_stop(corio::with_deadline(s.read(room), deadline), stop);
+  }
+}
+
 // Sends everything in `out` and empties it.
 template <class Stream>
 corio::task<corio::result<void>> flush(Stream& s, out_buffer& out, const std::stop_token& stop) {
@@ -187,6 +234,7 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
   std::array<char, 4096 + 512> name;  // root + path + index.html
   out_buffer out(out_storage);
   std::size_t begin = 0, end = 0;  // unconsumed bytes of `in`
+  detail::pooled_rest unread;      // received, not yet in `in`
   http::head_parser parser(http::head_parser::kind::request, cfg.limits);
   for (;;) {
     parser.reset();
@@ -203,8 +251,7 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
         end -= begin;
         begin = 0;
       }
-      auto n = co_await corio::with_stop(
-          corio::with_deadline(s.read(std::span(in).subspan(end)), deadline), stop);
+      auto n = co_await detail::read_some(s, unread, std::span(in).subspan(end), deadline, stop);
       if (!n) {
         if (n.error() == std::errc::timed_out && end > begin) {
           append_simple(out, 408, "request header not received in time", false, false, 1);
@@ -263,8 +310,7 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
       rest -= end - begin;
       begin = end = 0;
       while (rest > 0) {
-        auto n = co_await corio::with_stop(
-            corio::with_deadline(s.read(std::span(in)), deadline), stop);
+        auto n = co_await detail::read_some(s, unread, std::span(in), deadline, stop);
         if (!n || *n == 0) co_return;
         const std::size_t take = *n < rest ? *n : static_cast<std::size_t>(rest);
         rest -= take;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "corio/when.hpp"
 #include "http_server/server.hpp"
 #include "support/loopback.hpp"
 #include "support/run.hpp"
@@ -178,6 +179,37 @@ TEST_F(static_http_server, PipelinedRequestsSplitAtEveryByte) {
       CO_ASSERT(a.size() == 2);
       EXPECT_EQ(a[0].body, "hello") << k;
       EXPECT_EQ(a[1].body, "hello") << k;
+    }
+  });
+}
+
+// 400 pipelined requests of varied sizes (some with small bodies) in one
+// stream of ~90 KiB, written while the answers are read: more than the
+// server's 20 KiB buffer and than one received buffer (16 KiB) at a time,
+// so requests straddle both, and every one is answered once, in order.
+TEST_F(static_http_server, PipelinedBatchBeyondTheBufferIsAnsweredInOrder) {
+  with_server([](std::uint16_t port) -> task<void> {
+    constexpr int count = 400;
+    std::string batch;
+    for (int i = 0; i < count; ++i) {
+      batch += "GET /hello HTTP/1.1\r\nHost: a\r\nX-Pad: " + std::string(static_cast<std::size_t>(i % 251 + 1), 'p') +
+               "\r\n";
+      if (i % 9 == 4) batch += "Content-Length: 7\r\n\r\nbody-" + std::to_string(i % 10) + "\n";
+      else if (i == count - 1) batch += "Connection: close\r\n\r\n";
+      else batch += "\r\n";
+    }
+    auto c = co_await connect_to(port);
+    std::string all;
+    auto send = [](net::tcp_stream& c, const std::string& batch) -> task<void> {
+      EXPECT_TRUE(co_await c.write_all(std::string_view(batch)));
+    };
+    auto receive = [](net::tcp_stream& c, std::string& all) -> task<void> { all = co_await read_to_end(c); };
+    co_await when_all(send(c, batch), receive(c, all));
+    const auto a = split_answers(all);
+    CO_ASSERT(a.size() == static_cast<std::size_t>(count));
+    for (const auto& one : a) {
+      EXPECT_EQ(one.status, 200);
+      EXPECT_EQ(one.body, "hello");
     }
   });
 }
