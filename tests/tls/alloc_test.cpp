@@ -19,6 +19,7 @@
 #include "support/loopback.hpp"
 #include "support/run.hpp"
 #include "tls/certs.hpp"
+#include "tls/engine_probe.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CORIO_TLS_ALLOC_SANITIZED 1
@@ -68,18 +69,14 @@ TEST(tls_alloc_test, SteadyStateTlsReadsAndWritesAllocateNothing) {
 #endif
   if (!openssl_counted) GTEST_SKIP() << "OpenSSL allocated before its allocator could be set";
   const auto* certs = tls::certs();
-  auto server_ctx = corio::tls::context::create(corio::tls::role::server);
-  auto client_ctx = corio::tls::context::create(corio::tls::role::client);
-  ASSERT_TRUE(server_ctx && client_ctx);
-  ASSERT_TRUE(server_ctx->use_certificate_chain_pem(certs->server.cert_pem));
-  ASSERT_TRUE(server_ctx->use_private_key_pem(certs->server.key_pem));
-  ASSERT_TRUE(client_ctx->trust_pem(certs->ca_pem));
+  auto ctx = tls::make_contexts(*certs);
+  ASSERT_TRUE(ctx);
   auto rt = make_runtime();
   long counted = -1, ssl_counted = -1, ssl_freed = -1;
   run(rt, [&]() -> task<void> {
     auto tcp = co_await connected_pair();
-    auto c = tls_stream::client(*client_ctx, std::move(tcp.client), "localhost");
-    auto s = tls_stream::server(*server_ctx, std::move(tcp.server));
+    auto c = tls_stream::client(ctx->client, std::move(tcp.client), "localhost");
+    auto s = tls_stream::server(ctx->server, std::move(tcp.server));
     CO_ASSERT(c && s);
     result<void> hc, hs;
     auto hs_task = [](tls_stream& st, result<void>& r) -> task<void> { r = co_await st.handshake(); };

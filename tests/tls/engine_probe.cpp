@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "corio/tls/context.hpp"
 #include "corio/tls/error.hpp"
@@ -13,6 +14,16 @@
 namespace corio::test::tls {
 
 namespace d = corio::tls::detail;
+
+std::optional<context_pair> make_contexts(const cert_set& certs) {
+  auto server = corio::tls::context::create(corio::tls::role::server);
+  auto client = corio::tls::context::create(corio::tls::role::client);
+  if (!server || !client || !server->use_certificate_chain_pem(certs.server.cert_pem) ||
+      !server->use_private_key_pem(certs.server.key_pem) || !client->trust_pem(certs.ca_pem)) {
+    return std::nullopt;
+  }
+  return context_pair{std::move(*server), std::move(*client)};
+}
 
 void pump(d::engine& from, d::engine& to) {
   for (;;) {

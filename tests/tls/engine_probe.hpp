@@ -5,12 +5,21 @@
 // (on real Windows they run).
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "corio/tls/context.hpp"
 #include "corio/tls/detail/engine.hpp"
 #include "tls/certs.hpp"
 
 namespace corio::test::tls {
+
+/// A server context with the test server's certificate and a client
+/// context that trusts the test CA (empty if either cannot be made).
+struct context_pair {
+  corio::tls::context server, client;
+};
+std::optional<context_pair> make_contexts(const cert_set& certs);
 
 /// Moves what `from` has queued to send into `to`'s input, as far as `to`
 /// has room (a socket between two engines, in memory).

@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <vector>
 
-#include "corio/tls/context.hpp"
 #include "corio/tls/detail/engine.hpp"
 #include "tls/certs.hpp"
 #include "tls/engine_probe.hpp"
@@ -29,14 +28,10 @@ TEST(tls_engine_test, AWriteQueuesWholeRecordsForOneSend) {
   if (const auto& blocked = tls::server_side_blocked(*certs); !blocked.empty()) {
     GTEST_SKIP() << "this platform's TLS library cannot serve: " << blocked;
   }
-  auto server_ctx = corio::tls::context::create(corio::tls::role::server);
-  auto client_ctx = corio::tls::context::create(corio::tls::role::client);
-  ASSERT_TRUE(server_ctx && client_ctx);
-  ASSERT_TRUE(server_ctx->use_certificate_chain_pem(certs->server.cert_pem));
-  ASSERT_TRUE(server_ctx->use_private_key_pem(certs->server.key_pem));
-  ASSERT_TRUE(client_ctx->trust_pem(certs->ca_pem));
-  auto client = d::make_engine(client_ctx->impl(), false, "localhost");
-  auto server = d::make_engine(server_ctx->impl(), true, {});
+  auto ctx = tls::make_contexts(*certs);
+  ASSERT_TRUE(ctx);
+  auto client = d::make_engine(ctx->client.impl(), false, "localhost");
+  auto server = d::make_engine(ctx->server.impl(), true, {});
   ASSERT_TRUE(client && server);
   ASSERT_EQ(tls::handshake_through_memory(**client, **server).st, d::status::ok);
 
