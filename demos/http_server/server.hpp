@@ -3,10 +3,10 @@
 //
 // One connection is one coroutine (serve_connection) over any stream whose
 // read and write_all are corio operations (tcp_stream, tls::stream): it
-// reads into a buffer of its own (over TCP through read_pooled, which on
-// io_uring keeps one multishot receive per connection, so a keep-alive
-// connection submits nothing to receive its next request; the bytes are
-// copied into the buffer), parses each request head with
+// reads into a buffer of its own (on io_uring over TCP through
+// read_pooled, which keeps one multishot receive per connection, so a
+// keep-alive connection submits nothing to receive its next request; the
+// bytes are copied into the buffer), parses each request head with
 // http::head_parser, and answers pipelined requests in order, batching the
 // answers that are ready into one write. Requests it must refuse get a
 // status and a one-line reason, then the connection is closed.
@@ -62,6 +62,12 @@ struct config {
   /// HTTPS: each connection's TLS handshake (bounded by header_timeout)
   /// comes first; null for plain HTTP. Outlives the server.
   const corio::tls::context* tls = nullptr;
+  /// Plain HTTP reads through read_pooled, copying into the connection's
+  /// buffer: worth it on io_uring, where a connection then keeps one
+  /// multishot receive between requests (main.cpp sets it there). On epoll
+  /// and IOCP there is no receive to keep, only the copy, and on IOCP the
+  /// pool's blocks move between workers (a read resumes on any of them).
+  bool pooled_reads = false;
 };
 
 /// The fixed answer of /hello, from memory.
@@ -162,14 +168,17 @@ struct pooled_rest {
 };
 
 // Reads into `room` (never empty) by `deadline`: 0 at the end of the stream.
-// Streams with read_pooled read through it, and what does not fit waits in
-// `rest`.
+// With `pooled` (config::pooled_reads), streams with read_pooled read
+// through it, and what does not fit waits in `rest`.
 template <class Stream>
-corio::task<corio::result<std::size_t>> read_some(Stream& s, pooled_rest& rest,
+corio::task<corio::result<std::size_t>> read_some(Stream& s, bool pooled, pooled_rest& rest,
                                                   std::span<char> room,
                                                   corio::clock::time_point deadline,
                                                   const std::stop_token& stop) {
   if constexpr (corio::io::pooled_readable_stream<Stream>) {
+    if (!pooled) {
+      co_return co_await corio::with_stop(corio::with_deadline(s.read(room), deadline), stop);
+    }
     if (rest.empty()) {
       auto b = co_await corio::with_stop(corio::with_deadline(s.read_pooled(), deadline), stop);
       if (!b) co_return corio::fail(b.error());
@@ -251,7 +260,8 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
         end -= begin;
         begin = 0;
       }
-      auto n = co_await detail::read_some(s, unread, std::span(in).subspan(end), deadline, stop);
+      auto n = co_await detail::read_some(s, cfg.pooled_reads, unread,
+                                          std::span(in).subspan(end), deadline, stop);
       if (!n) {
         if (n.error() == std::errc::timed_out && end > begin) {
           append_simple(out, 408, "request header not received in time", false, false, 1);
@@ -310,7 +320,7 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
       rest -= end - begin;
       begin = end = 0;
       while (rest > 0) {
-        auto n = co_await detail::read_some(s, unread, std::span(in), deadline, stop);
+        auto n = co_await detail::read_some(s, cfg.pooled_reads, unread, std::span(in), deadline, stop);
         if (!n || *n == 0) co_return;
         const std::size_t take = *n < rest ? *n : static_cast<std::size_t>(rest);
         rest -= take;
