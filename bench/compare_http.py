@@ -10,8 +10,9 @@ rotates every round, so drift on a shared machine hits them alike) gets
 `wrk -t1 -cCONNECTIONS -dSECONDS --latency`, pinned to the client core(s), and its
 user+system CPU time is read from /proc/PID/stat (nginx: master and worker) before
 and after. Prints, per case, the median requests/s, p99 and CPU microseconds per
-request of each server (and its user and system parts), and the ratios to nginx (CPU below 1.00x: corio spends
-less per request; p99 below 1.00x: corio's tail is shorter). wrk's own CPU per
+request of each server (and its user and system parts), and the ratios to nginx
+(CPU below 1.00x: corio spends less per request; p99 below 1.00x: corio's tail
+is shorter). wrk's own CPU per
 request is shown beside it, and the server's and wrk's together as a ratio to
 nginx's: on loopback the kernel charges the TCP work of a transfer to whichever
 side drives it (the sender's call, or the reader's acknowledgements), so the

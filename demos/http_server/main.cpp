@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   auto admin = demo::start_admin("http_server", server->rt, opt.admin);
   if (!admin) return 1;
   if (auto bound = server->listener.local_endpoint()) opt.cfg.port = bound->port();
-  opt.cfg.pooled_reads = server->rt.backend() == corio::backend_kind::io_uring;
+  opt.cfg.pooled_reads = http_server::pooled_reads_pay_off(server->rt.backend());
   server->rt.block_on(run_until_signal(server->listener, opt.cfg, opt.grace));
   std::fflush(stdout);
   return 0;

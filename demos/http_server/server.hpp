@@ -29,6 +29,7 @@
 #include "corio/io/stream.hpp"
 #include "corio/net/tcp_listener.hpp"
 #include "corio/net/tcp_stream.hpp"
+#include "corio/runtime.hpp"
 #include "corio/task.hpp"
 #include "corio/time.hpp"
 #include "corio/tls/context.hpp"
@@ -63,12 +64,17 @@ struct config {
   /// comes first; null for plain HTTP. Outlives the server.
   const corio::tls::context* tls = nullptr;
   /// Plain HTTP reads through read_pooled, copying into the connection's
-  /// buffer: worth it on io_uring, where a connection then keeps one
-  /// multishot receive between requests (main.cpp sets it there). On epoll
-  /// and IOCP there is no receive to keep, only the copy, and on IOCP the
-  /// pool's blocks move between workers (a read resumes on any of them).
+  /// buffer (pooled_reads_pay_off says where main.cpp turns it on).
   bool pooled_reads = false;
 };
+
+/// Whether config::pooled_reads pays off on `backend`: on io_uring a
+/// connection then keeps one multishot receive between requests. On epoll
+/// and IOCP there is no receive to keep, only the copy, and on IOCP the
+/// pool's blocks move between workers (a read resumes on any of them).
+constexpr bool pooled_reads_pay_off(corio::backend_kind backend) noexcept {
+  return backend == corio::backend_kind::io_uring;
+}
 
 /// The fixed answer of /hello, from memory.
 inline constexpr std::string_view hello_body = "hello";
@@ -167,18 +173,16 @@ struct pooled_rest {
   }
 };
 
-// Reads into `room` (never empty) by `deadline`: 0 at the end of the stream.
-// With `pooled` (config::pooled_reads), streams with read_pooled read
-// through it, and what does not fit waits in `rest`.
+// Reads into `room` (never empty) by `deadline` through read_pooled: 0 at
+// the end of the stream; what does not fit waits in `rest`. Only for
+// config::pooled_reads (the other reads await s.read directly: no
+// coroutine of their own per read).
 template <class Stream>
-corio::task<corio::result<std::size_t>> read_some(Stream& s, bool pooled, pooled_rest& rest,
-                                                  std::span<char> room,
-                                                  corio::clock::time_point deadline,
-                                                  const std::stop_token& stop) {
+corio::task<corio::result<std::size_t>> read_pooled_into(Stream& s, pooled_rest& rest,
+                                                         std::span<char> room,
+                                                         corio::clock::time_point deadline,
+                                                         const std::stop_token& stop) {
   if constexpr (corio::io::pooled_readable_stream<Stream>) {
-    if (!pooled) {
-      co_return co_await corio::with_stop(corio::with_deadline(s.read(room), deadline), stop);
-    }
     if (rest.empty()) {
       auto b = co_await corio::with_stop(corio::with_deadline(s.read_pooled(), deadline), stop);
       if (!b) co_return corio::fail(b.error());
@@ -260,8 +264,13 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
         end -= begin;
         begin = 0;
       }
-      auto n = co_await detail::read_some(s, cfg.pooled_reads, unread,
-                                          std::span(in).subspan(end), deadline, stop);
+      const auto room = std::span(in).subspan(end);
+      corio::result<std::size_t> n;
+      if (cfg.pooled_reads) {
+        n = co_await detail::read_pooled_into(s, unread, room, deadline, stop);
+      } else {
+        n = co_await corio::with_stop(corio::with_deadline(s.read(room), deadline), stop);
+      }
       if (!n) {
         if (n.error() == std::errc::timed_out && end > begin) {
           append_simple(out, 408, "request header not received in time", false, false, 1);
@@ -320,7 +329,13 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
       rest -= end - begin;
       begin = end = 0;
       while (rest > 0) {
-        auto n = co_await detail::read_some(s, cfg.pooled_reads, unread, std::span(in), deadline, stop);
+        corio::result<std::size_t> n;
+        if (cfg.pooled_reads) {
+          n = co_await detail::read_pooled_into(s, unread, std::span(in), deadline, stop);
+        } else {
+          n = co_await corio::with_stop(corio::with_deadline(s.read(std::span(in)), deadline),
+                                        stop);
+        }
         if (!n || *n == 0) co_return;
         const std::size_t take = *n < rest ? *n : static_cast<std::size_t>(rest);
         rest -= take;

@@ -694,7 +694,7 @@ TEST_F(alloc_test, HttpHelloAllocatesNothing) {
     EXPECT_EQ(window.count(), 0) << "1,000 /hello requests: " << window.describe();
     client.close();
     co_await s.join();
-  }(window, rt.backend() == backend_kind::io_uring));
+  }(window, http_server::pooled_reads_pay_off(rt.backend())));
 }
 
 }  // namespace

@@ -92,12 +92,21 @@ std::vector<answer> split_answers(std::string_view all, const std::vector<bool>&
 
 class static_http_server : public runtime_test {
  protected:
+  // The demo's settings for this runtime (reads pooled where that pays off).
+  http_server::config demo_config() {
+    http_server::config cfg;
+    cfg.pooled_reads = http_server::pooled_reads_pay_off(rt.backend());
+    return cfg;
+  }
+
   // Runs `client(port)` against a server on a loopback port, then stops the
-  // server and waits for it (every connection joined). Reads are pooled on
-  // io_uring, as the demo sets them.
+  // server and waits for it (every connection joined).
   template <class F>
-  void with_server(F client, http_server::config cfg = {}) {
-    if (rt.backend() == backend_kind::io_uring) cfg.pooled_reads = true;
+  void with_server(F client) {
+    with_server(std::move(client), demo_config());
+  }
+  template <class F>
+  void with_server(F client, http_server::config cfg) {
     run([](http_server::config cfg, F client) -> task<void> {
       auto listener = listen_loopback();
       cfg.port = port_of(listener);
@@ -191,25 +200,28 @@ TEST_F(static_http_server, PipelinedRequestsSplitAtEveryByte) {
 // so requests straddle both, and every one is answered once, in order.
 // With plain reads, and with pooled reads on every backend.
 TEST_F(static_http_server, PipelinedBatchBeyondTheBufferIsAnsweredInOrder) {
-  for (const bool pooled : {false, true}) {
-  http_server::config cfg;
-  cfg.pooled_reads = pooled;
-  with_server([](std::uint16_t port) -> task<void> {
+  auto client = [](std::uint16_t port) -> task<void> {
     constexpr int count = 400;
     std::string batch;
     for (int i = 0; i < count; ++i) {
-      batch += "GET /hello HTTP/1.1\r\nHost: a\r\nX-Pad: " + std::string(static_cast<std::size_t>(i % 251 + 1), 'p') +
-               "\r\n";
-      if (i % 9 == 4) batch += "Content-Length: 7\r\n\r\nbody-" + std::to_string(i % 10) + "\n";
-      else if (i == count - 1) batch += "Connection: close\r\n\r\n";
-      else batch += "\r\n";
+      batch += "GET /hello HTTP/1.1\r\nHost: a\r\nX-Pad: ";
+      batch += std::string(static_cast<std::size_t>(i % 251 + 1), 'p') + "\r\n";
+      if (i % 9 == 4) {
+        batch += "Content-Length: 7\r\n\r\nbody-" + std::to_string(i % 10) + "\n";
+      } else if (i == count - 1) {
+        batch += "Connection: close\r\n\r\n";
+      } else {
+        batch += "\r\n";
+      }
     }
     auto c = co_await connect_to(port);
     std::string all;
     auto send = [](net::tcp_stream& c, const std::string& batch) -> task<void> {
       EXPECT_TRUE(co_await c.write_all(std::string_view(batch)));
     };
-    auto receive = [](net::tcp_stream& c, std::string& all) -> task<void> { all = co_await read_to_end(c); };
+    auto receive = [](net::tcp_stream& c, std::string& all) -> task<void> {
+      all = co_await read_to_end(c);
+    };
     co_await when_all(send(c, batch), receive(c, all));
     const auto a = split_answers(all);
     CO_ASSERT(a.size() == static_cast<std::size_t>(count));
@@ -217,7 +229,11 @@ TEST_F(static_http_server, PipelinedBatchBeyondTheBufferIsAnsweredInOrder) {
       EXPECT_EQ(one.status, 200);
       EXPECT_EQ(one.body, "hello");
     }
-  }, cfg);
+  };
+  for (const bool pooled : {false, true}) {
+    http_server::config cfg = demo_config();
+    cfg.pooled_reads = pooled;
+    with_server(client, cfg);
   }
 }
 
@@ -234,7 +250,7 @@ TEST_F(static_http_server, GetWithSmallBodyIsServedAndTheBodySkipped) {
 
 // Each case: the request, the status it must get; the connection then ends.
 TEST_F(static_http_server, Refusals) {
-  http_server::config cfg;
+  http_server::config cfg = demo_config();
   cfg.max_body = 1024;
   with_server(
       [](std::uint16_t port) -> task<void> {
@@ -284,7 +300,7 @@ TEST_F(static_http_server, Refusals) {
 }
 
 TEST_F(static_http_server, SlowlorisIsCutOffWhileOthersAreServed) {
-  http_server::config cfg;
+  http_server::config cfg = demo_config();
   cfg.header_timeout = 1500ms;
   with_server(
       [](std::uint16_t port) -> task<void> {
@@ -313,7 +329,7 @@ TEST_F(static_http_server, SlowlorisIsCutOffWhileOthersAreServed) {
 
 TEST_F(static_http_server, Files) {
   site s;
-  http_server::config cfg;
+  http_server::config cfg = demo_config();
   cfg.root = s.root();
   with_server(
       // The closure lives in with_server's frame until the client is done.

@@ -26,7 +26,8 @@ constexpr std::size_t whole_record =
     SSL3_RT_HEADER_LENGTH + SSL3_RT_MAX_PLAIN_LENGTH + SSL3_RT_MAX_ENCRYPTED_OVERHEAD;
 // A full AES-GCM or ChaCha20 record (TLS 1.2: 8 bytes of nonce and 16 of
 // tag; TLS 1.3: 1 of type and 16 of tag) leaves room for a second.
-static_assert(output_queue_size >= SSL3_RT_HEADER_LENGTH + SSL3_RT_MAX_PLAIN_LENGTH + 24 + whole_record,
+static_assert(output_queue_size >=
+                  SSL3_RT_HEADER_LENGTH + SSL3_RT_MAX_PLAIN_LENGTH + 24 + whole_record,
               "two 16 KiB AEAD records fit the output queue");
 }  // namespace
 
