@@ -19,6 +19,15 @@ side drives it (the sender's call, or the reader's acknowledgements), so the
 server's CPU alone can flatter a server that leaves the delivery to the client,
 or penalize one that takes it on.
 
+Beside them, for /hello only, the floor: bench/peers/raw_epoll_echo --http (found next
+to the server's build, or --raw PATH; --raw '' leaves it out), a hand-written epoll loop
+that answers each request head with a fixed answer and does nothing else, so its CPU per
+request is the kernel's part of the work plus almost none of its own.
+
+The ratios to nginx are the median of each round's ratio (the servers of one round
+run back to back, so drift on a shared machine cancels), with the lowest and highest
+round beside the CPU ratio.
+
 With --tls both serve HTTPS with one ECDSA P-256 certificate made for the run
 (nginx: `listen ... ssl`, TLS 1.2 and 1.3, its default ciphers and session
 tickets; http_server --tls-cert/--tls-key): wrk's keep-alive connections make
@@ -120,6 +129,9 @@ def main():
     ap.add_argument("--server", required=True, help="path to http_server")
     ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     ap.add_argument("--backends", default="uring,epoll")
+    ap.add_argument("--raw", default=None,
+                    help="raw_epoll_echo for the /hello floor (default: next to the server's "
+                         "build; '' for none)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5, help="wrk -d per measurement")
     ap.add_argument("--connections", type=int, default=64)
@@ -128,6 +140,10 @@ def main():
     ap.add_argument("--tls", action="store_true", help="HTTPS on both servers")
     ap.add_argument("--cases", default="hello,4k,1m", help="which of hello,4k,1m to run")
     args = ap.parse_args()
+    if args.raw is None:
+        found = os.path.join(os.path.dirname(os.path.abspath(args.server)), "..", "bench", "peers",
+                             "raw_epoll_echo")
+        args.raw = found if os.path.exists(found) else ""
     for tool in ("wrk", args.nginx, "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found (scripts/setup.sh bench installs nginx-light and wrk)")
@@ -161,15 +177,23 @@ def main():
             servers[f"corio-{b}"] = (start_pinned([args.server, "--root", site, "--port", str(port),
                                                    "--threads", "1", "--backend", b] + tls_args,
                                                   args.server_cores), port)
+        if args.raw and not args.tls and any(path == "/hello" for _, path in cases):
+            port = free_port()
+            servers["raw-epoll"] = (start_pinned([args.raw, "--http", "--port", str(port)],
+                                                 args.server_cores), port)
         for name, (p, port) in servers.items():
             wait_port(port, p)
 
         names = list(servers)
-        results = {(c, n): [] for c, _ in cases for n in names}
+        # The raw loop answers /hello and nothing else.
+        runs = {(c, n) for c, path in cases for n in names if n != "raw-epoll" or path == "/hello"}
+        results = {k: [] for k in runs}
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for case, path in cases:
                 for name in order:
+                    if (case, name) not in runs:
+                        continue
                     p, port = servers[name]
                     if p.poll() is not None:
                         sys.exit(f"{name} exited with {p.returncode}")
@@ -187,26 +211,28 @@ def main():
 
         print(f"\n{scheme}: wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds, medians; "
               f"servers on cores {args.server_cores}, wrk on {args.client_cores}\n")
-        print("| case | server | requests/s | p99 ms | CPU us/request | user | system | CPU vs nginx "
+        print("| case | server | requests/s | p99 ms | CPU us/request | user | system | CPU vs nginx (rounds) "
               "| p99 vs nginx | wrk CPU us/request | server+wrk vs nginx |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for case, _ in cases:
             base = results[(case, "nginx")]
-            base_cpu = statistics.median(x[2] for x in base)
-            base_p99 = statistics.median(x[1] for x in base)
-            base_both = statistics.median(x[2] + x[3] for x in base)
             for name in names:
+                if (case, name) not in runs:
+                    continue
                 rows = results[(case, name)]
-                rps = statistics.median(x[0] for x in rows)
-                p99 = statistics.median(x[1] for x in rows)
-                cpu = statistics.median(x[2] for x in rows)
-                client = statistics.median(x[3] for x in rows)
-                both = statistics.median(x[2] + x[3] for x in rows)
-                user = statistics.median(x[4] for x in rows)
-                system = statistics.median(x[5] for x in rows)
-                print(f"| {case} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.2f} | {user:.2f} | {system:.2f} | "
-                      f"{cpu / base_cpu:.2f}x | {p99 / base_p99:.2f}x | {client:.2f} | "
-                      f"{both / base_both:.2f}x |")
+
+                def med(i):
+                    return statistics.median(x[i] for x in rows)
+
+                def vs_nginx(f):  # each round's ratio to nginx's
+                    return [f(x) / f(b) for x, b in zip(rows, base)]
+
+                cpu_ratios = vs_nginx(lambda x: x[2])
+                print(f"| {case} | {name} | {med(0):,.0f} | {med(1):.2f} | {med(2):.2f} | {med(4):.2f} | "
+                      f"{med(5):.2f} | {statistics.median(cpu_ratios):.2f}x "
+                      f"({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}) | "
+                      f"{statistics.median(vs_nginx(lambda x: x[1])):.2f}x | {med(3):.2f} | "
+                      f"{statistics.median(vs_nginx(lambda x: x[2] + x[3])):.2f}x |")
     finally:
         for p, _ in servers.values():
             stop(p, timeout=15)  # SIGINT: http_server's graceful stop; nginx's fast shutdown
