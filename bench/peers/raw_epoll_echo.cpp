@@ -101,11 +101,11 @@ struct http_answers {
     std::tm tm{};
     ::gmtime_r(&now, &tm);
     std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    size = static_cast<std::size_t>(std::snprintf(
-        one, sizeof one,
-        "HTTP/1.1 200 OK\r\nServer: raw\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-        "Content-Length: 5\r\nConnection: keep-alive\r\n\r\nhello",
-        date));
+    size = static_cast<std::size_t>(
+        std::snprintf(one, sizeof one,
+                      "HTTP/1.1 200 OK\r\nServer: raw\r\nDate: %s\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: 5\r\nConnection: keep-alive\r\n\r\nhello",
+                      date));
     for (std::size_t i = 0; i < count; ++i) std::memcpy(all + i * size, one, size);
   }
 };
