@@ -8,7 +8,8 @@ packages=(g++ cmake ninja-build pkg-config liburing-dev libfmt-dev libssl-dev)
 case "$profile" in
   demo) ;;
   test) packages+=(googletest libgtest-dev g++-mingw-w64-x86-64-posix wine wine64 python3
-        redis-server redis-tools clang-16 libclang-rt-16-dev openssl curl) ;;
+        redis-server redis-tools clang-16 libclang-rt-16-dev openssl curl apache2-utils
+        nghttp2-client) ;;
   bench) packages+=(libasio-dev libbenchmark-dev python3 linux-perf nginx-light wrk) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac

@@ -3,7 +3,10 @@
 If-Modified-Since, keep-alive across --next), Python's http.client
 (keep-alive, several requests), http_get (a download compared byte for
 byte, keep-alive over several URLs, its exit codes), the access log, bad
-arguments, and graceful shutdown on SIGINT (exit 0).
+arguments, graceful shutdown on SIGINT (exit 0), and two load generators
+other than wrk: ab (HTTP/1.0, with and without keep-alive) and h2load
+(HTTP/1.1 pipelined 16 deep; HTTP/2 with prior knowledge, refused without
+harm to the server).
 Usage: http_server_cli.py path/to/http_server path/to/http_get BACKEND"""
 import email.utils
 import hashlib
@@ -133,6 +136,30 @@ try:
     check('"GET /a.txt HTTP/1.1" 206 5' in log, "no access-log line for the range")
     check(log.count('"GET /hello HTTP/1.1" 200 5') >= 3, "access-log lines for /hello")
     check("interrupted" in p.stderr.read().decode(), "no shutdown message")
+
+    # Load generators other than wrk, against a server without the access
+    # log (nobody reads its output while they run). Bounded counts.
+    p, port = start([server, "--root", root, "--port", "0", "--threads", "2",
+                     "--backend", backend], text=False)
+    base = f"http://127.0.0.1:{port}"
+    for args, n in ((["-k", "-c", "8", "-n", "4000", base + "/hello"], 4000),
+                    (["-c", "4", "-n", "400", base + "/a.txt"], 400),
+                    (["-k", "-c", "4", "-n", "40", base + "/big.bin"], 40)):
+        r = run(["ab", "-q", *args], text=True)
+        done = "Complete requests:      %d" % n in r.stdout and "Failed requests:        0" in r.stdout
+        keep = "-k" not in args or "Keep-Alive requests:    %d" % n in r.stdout
+        check(r.returncode == 0 and done and keep and "Non-2xx" not in r.stdout,
+              f"ab {args}: rc={r.returncode}\n{r.stdout}{r.stderr}")
+    r = run(["h2load", "--h1", "-n", "8000", "-c", "4", "-m", "16", base + "/hello"], text=True)
+    check(r.returncode == 0 and "8000 succeeded, 0 failed, 0 errored" in r.stdout
+          and "8000 2xx" in r.stdout, f"h2load --h1 -m 16: {r.stdout}{r.stderr}")
+    r = run(["h2load", "-n", "4", "-c", "1", base + "/hello"], text=True)
+    check("0 succeeded" in r.stdout, f"h2load over HTTP/2 was answered: {r.stdout}")
+    r = run(["curl", "-sS", base + "/hello"])
+    check(r.returncode == 0 and r.stdout == b"hello" and p.poll() is None,
+          f"server after an HTTP/2 client: rc={r.returncode} alive={p.poll() is None}")
+    p.send_signal(signal.SIGINT)
+    check(wait_exit(p) == 0, "exit code after SIGINT (load generators)")
 finally:
     shutil.rmtree(root, ignore_errors=True)
 
