@@ -4,6 +4,8 @@
 // file_ops.cpp.
 #include "corio/fs/file.hpp"
 
+#include "sys/file.hpp"
+
 namespace corio::fs {
 
 namespace detail {
@@ -49,8 +51,10 @@ result<file> open_awaiter::await_resume() noexcept {
   if (op_.res < 0) return fail(corio::detail::error_from_result(op_.res));
   // Every backend completes an open with the new handle as its result.
   const auto h = static_cast<corio::detail::native_file>(op_.res);
-  if (auto r = corio::detail::check_opened_file(h); r < 0) return fail(corio::detail::error_from_result(r));
-  return file(h);
+  file_info at_open;
+  if (auto r = corio::detail::check_opened_file(h, at_open); r < 0)
+    return fail(corio::detail::error_from_result(r));
+  return file(h, at_open);
 }
 
 }  // namespace detail

@@ -4,8 +4,15 @@
 #include <cstdint>
 
 #include "corio/detail/file_io.hpp"
+#include "corio/fs/file.hpp"
 
 namespace corio::detail {
+
+/// After a successful open: refuses what fs::file does not open (a
+/// directory: std::errc::is_a_directory), closing it; else fills `at_open`
+/// from the same call (fstat / GetFileInformationByHandle). Returns 0 or a
+/// negated error.
+std::int64_t check_opened_file(native_file h, fs::file_info& at_open) noexcept;
 
 #ifdef _WIN32
 /// CreateFileW of `path` (UTF-8) for overlapped I/O with file_flag bits

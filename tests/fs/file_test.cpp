@@ -1,6 +1,6 @@
 // tests/fs/file_test.cpp: fs::file on every backend: reads and writes at
 // offsets, short reads at the end, writes past the end, a file removed while
-// open, open's errors, info, sync, and a closed file.
+// open, open's errors, info and info_at_open, sync, and a closed file.
 #include "corio/fs/file.hpp"
 
 #include <gtest/gtest.h>
@@ -122,6 +122,34 @@ TEST_F(file_test, WritePastTheEndExtendsWithZeros) {
     for (std::size_t i = 3; i < 100; ++i) EXPECT_EQ(all[i], std::byte{0}) << "at " << i;
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(all.data() + 100), 3), "XYZ");
   }(path));
+}
+
+TEST_F(file_test, InfoAtOpenIsWhatOpenSaw) {
+  const std::string path = dir.write("ten.bin", bytes_of("0123456789"));
+  run([](std::string path) -> task<void> {
+    auto f = co_await fs::file::open(path, open_flags::read | open_flags::write);
+    CO_ASSERT(f.has_value());
+    const fs::file_info at_open = f->info_at_open();
+    auto now = f->info();
+    CO_ASSERT(now.has_value());
+    EXPECT_EQ(at_open.size, 10u);
+    EXPECT_TRUE(at_open.regular);
+    EXPECT_FALSE(at_open.directory);
+    EXPECT_EQ(at_open.modified, now->modified);
+    // A write changes the file, not what open saw.
+    EXPECT_EQ(*(co_await f->write_at(100, bytes_of("XYZ"))), 3u);
+    EXPECT_EQ(f->info_at_open().size, 10u);
+    EXPECT_EQ(f->info()->size, 103u);
+    // It moves with the file.
+    fs::file g = std::move(*f);
+    EXPECT_EQ(g.info_at_open().size, 10u);
+    fs::file h;
+    h = std::move(g);
+    EXPECT_EQ(h.info_at_open().size, 10u);
+  }(path));
+  const fs::file never_opened;
+  EXPECT_EQ(never_opened.info_at_open().size, 0u);
+  EXPECT_FALSE(never_opened.info_at_open().regular);
 }
 
 TEST_F(file_test, TruncateAndAppend) {

@@ -70,11 +70,6 @@ inline constexpr std::uint64_t max_file_step = 0x7ffff000;
 /// Closes `h` (close / CloseHandle); 0 or a negated error as error_from_result takes.
 std::int64_t close_file(native_file h) noexcept;
 
-/// After a successful open: refuses what fs::file does not open (a
-/// directory: std::errc::is_a_directory), closing it. Returns 0 or a
-/// negated error.
-std::int64_t check_opened_file(native_file h) noexcept;
-
 /// file_read / file_write / file_sync on an open file. read/write resume
 /// with the count moved (0 on a read: the end of the file); a transfer of 0
 /// bytes completes at once with 0 and reaches no kernel.

@@ -43,7 +43,7 @@ constexpr bool has(open_flags f, open_flags bit) noexcept {
   return (static_cast<unsigned>(f) & static_cast<unsigned>(bit)) != 0;
 }
 
-/// What file::info() reports.
+/// What file::info() and file::info_at_open() report.
 struct file_info {
   /// Size in bytes.
   std::uint64_t size = 0;
@@ -87,11 +87,14 @@ class file {
  public:
   /// A file that is not open (is_open() is false; operations fail with errc::not_open).
   file() noexcept = default;
-  file(file&& o) noexcept : handle_(o.handle_) { o.handle_ = corio::detail::invalid_file; }
+  file(file&& o) noexcept : handle_(o.handle_), at_open_(o.at_open_) {
+    o.handle_ = corio::detail::invalid_file;
+  }
   file& operator=(file&& o) noexcept {
     if (this != &o) {
       (void)close();
       handle_ = o.handle_;
+      at_open_ = o.at_open_;
       o.handle_ = corio::detail::invalid_file;
     }
     return *this;
@@ -135,6 +138,11 @@ class file {
   /// Size, modification time and kind, now (fstat / GetFileInformationByHandle),
   /// on the calling thread.
   result<file_info> info() const noexcept;
+  /// Size, modification time and kind as open found them, with no system
+  /// call: open asks anyway, to refuse directories. Not updated by writes
+  /// (info() says what is there now); zeros for a file() never opened. A
+  /// server that opens a file to send it needs nothing else.
+  const file_info& info_at_open() const noexcept { return at_open_; }
   /// Closes the file now, on the calling thread; errc::not_open if it was not open.
   result<void> close() noexcept;
   bool is_open() const noexcept { return handle_ != corio::detail::invalid_file; }
@@ -144,8 +152,10 @@ class file {
 
  private:
   friend class detail::open_awaiter;
-  explicit file(corio::detail::native_file h) noexcept : handle_(h) {}
+  file(corio::detail::native_file h, const file_info& at_open) noexcept
+      : handle_(h), at_open_(at_open) {}
   corio::detail::native_file handle_ = corio::detail::invalid_file;
+  file_info at_open_;
 };
 
 }  // namespace corio::fs

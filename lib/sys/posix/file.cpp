@@ -31,7 +31,22 @@ std::int64_t close_file(native_file h) noexcept {
   return 0;
 }
 
-std::int64_t check_opened_file(native_file h) noexcept {
+namespace {
+
+// What fstat said, as fs::file_info.
+fs::file_info info_of(const struct stat& st) noexcept {
+  fs::file_info out;
+  out.size = static_cast<std::uint64_t>(st.st_size);
+  out.modified = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  out.regular = S_ISREG(st.st_mode);
+  out.directory = S_ISDIR(st.st_mode);
+  return out;
+}
+
+}  // namespace
+
+std::int64_t check_opened_file(native_file h, fs::file_info& at_open) noexcept {
   struct stat st {};
   if (::fstat(static_cast<int>(h), &st) != 0) {
     const int e = errno;
@@ -42,6 +57,7 @@ std::int64_t check_opened_file(native_file h) noexcept {
     ::close(static_cast<int>(h));
     return -EISDIR;
   }
+  at_open = info_of(st);
   return 0;
 }
 
@@ -53,13 +69,7 @@ result<file_info> file::info() const noexcept {
   if (!is_open()) return fail(errc::not_open);
   struct stat st {};
   if (::fstat(static_cast<int>(handle_), &st) != 0) return fail(std::error_code(errno, std::generic_category()));
-  file_info out;
-  out.size = static_cast<std::uint64_t>(st.st_size);
-  out.modified = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
-  out.regular = S_ISREG(st.st_mode);
-  out.directory = S_ISDIR(st.st_mode);
-  return out;
+  return corio::detail::info_of(st);
 }
 
 }  // namespace fs

@@ -25,6 +25,21 @@ std::wstring widen(const char* s) {
   return w;
 }
 
+// What GetFileInformationByHandle said of `h`, as fs::file_info.
+fs::file_info info_of(HANDLE h, const BY_HANDLE_FILE_INFORMATION& st) noexcept {
+  fs::file_info out;
+  out.size = (static_cast<std::uint64_t>(st.nFileSizeHigh) << 32) | st.nFileSizeLow;
+  // FILETIME: 100 ns ticks since 1601-01-01; the Unix epoch is 11644473600 s later.
+  const std::uint64_t ticks =
+      (static_cast<std::uint64_t>(st.ftLastWriteTime.dwHighDateTime) << 32) | st.ftLastWriteTime.dwLowDateTime;
+  const auto since_1601 = std::chrono::duration<std::int64_t, std::ratio<1, 10'000'000>>(static_cast<std::int64_t>(ticks));
+  out.modified = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(since_1601 - std::chrono::seconds(11'644'473'600)));
+  out.directory = (st.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+  out.regular = !out.directory && ::GetFileType(h) == FILE_TYPE_DISK;
+  return out;
+}
+
 }  // namespace
 
 std::int64_t open_file_blocking(const char* path, std::uint32_t flags) noexcept {
@@ -73,17 +88,19 @@ std::int64_t close_file(native_file h) noexcept {
   return 0;
 }
 
-std::int64_t check_opened_file(native_file h) noexcept {
+std::int64_t check_opened_file(native_file h, fs::file_info& at_open) noexcept {
+  const HANDLE handle = reinterpret_cast<HANDLE>(h);
   BY_HANDLE_FILE_INFORMATION info{};
-  if (!::GetFileInformationByHandle(reinterpret_cast<HANDLE>(h), &info)) {
+  if (!::GetFileInformationByHandle(handle, &info)) {
     const DWORD e = ::GetLastError();
-    ::CloseHandle(reinterpret_cast<HANDLE>(h));
+    ::CloseHandle(handle);
     return win::res_from_win32(e);
   }
   if (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
-    ::CloseHandle(reinterpret_cast<HANDLE>(h));
+    ::CloseHandle(handle);
     return win::res_from_errc(std::errc::is_a_directory);
   }
+  at_open = info_of(handle, info);
   return 0;
 }
 
@@ -93,20 +110,11 @@ namespace fs {
 
 result<file_info> file::info() const noexcept {
   if (!is_open()) return fail(errc::not_open);
+  const HANDLE handle = reinterpret_cast<HANDLE>(handle_);
   BY_HANDLE_FILE_INFORMATION st{};
-  if (!::GetFileInformationByHandle(reinterpret_cast<HANDLE>(handle_), &st))
+  if (!::GetFileInformationByHandle(handle, &st))
     return fail(corio::detail::win::win32_error(::GetLastError()));
-  file_info out;
-  out.size = (static_cast<std::uint64_t>(st.nFileSizeHigh) << 32) | st.nFileSizeLow;
-  // FILETIME: 100 ns ticks since 1601-01-01; the Unix epoch is 11644473600 s later.
-  const std::uint64_t ticks =
-      (static_cast<std::uint64_t>(st.ftLastWriteTime.dwHighDateTime) << 32) | st.ftLastWriteTime.dwLowDateTime;
-  const auto since_1601 = std::chrono::duration<std::int64_t, std::ratio<1, 10'000'000>>(static_cast<std::int64_t>(ticks));
-  out.modified = std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(since_1601 - std::chrono::seconds(11'644'473'600)));
-  out.directory = (st.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
-  out.regular = !out.directory && ::GetFileType(reinterpret_cast<HANDLE>(handle_)) == FILE_TYPE_DISK;
-  return out;
+  return corio::detail::info_of(handle, st);
 }
 
 }  // namespace fs
