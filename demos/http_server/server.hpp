@@ -297,6 +297,18 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
     // Answers that are ready stay in `out` while more requests follow;
     // flushed when the server must wait or the buffer runs short.
     if (out.room() < 1024 && !co_await detail::flush(s, out, stop)) co_return;
+    // "Expect: 100-continue" with the body not here yet: the client waits
+    // for a go-ahead before sending it (RFC 9110 10.1.1). A request that is
+    // answered gets "100 Continue" first; a refusal closes the connection
+    // instead, so that no body is sent only to be dropped.
+    if (parser.head_size() + m.content_length > end - begin && m.version_minor >= 1 &&
+        http::iequals(m.find("Expect"), "100-continue")) {
+      if (r.k == route::kind::refuse) {
+        keep_alive = false;
+      } else {
+        out.append("HTTP/1.1 100 Continue\r\n\r\n");
+      }
+    }
     switch (r.k) {
       case route::kind::hello:
         status = 200;
@@ -328,6 +340,9 @@ corio::task<void> serve_connection(Stream& s, const config& cfg, std::stop_token
     } else {
       rest -= end - begin;
       begin = end = 0;
+      // About to wait for the body: the answer (and a 100 Continue the
+      // client may be waiting for) goes out first.
+      if (!co_await detail::flush(s, out, stop)) co_return;
       while (rest > 0) {
         corio::result<std::size_t> n;
         if (cfg.pooled_reads) {

@@ -248,6 +248,45 @@ TEST_F(static_http_server, GetWithSmallBodyIsServedAndTheBodySkipped) {
   });
 }
 
+// "Expect: 100-continue": the client sends the head and waits. The server
+// says "100 Continue", answers, and takes the body once it comes; a request
+// it refuses gets its answer at once and the connection closes (no body is
+// sent only to be dropped). Before, both waited for a body that the client
+// was holding back.
+TEST_F(static_http_server, ExpectContinueGetsAGoAheadOrAClose) {
+  with_server([](std::uint16_t port) -> task<void> {
+    auto c = co_await connect_to(port);
+    CO_ASSERT(co_await c.write_all(std::string_view(
+        "GET /hello HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")));
+    const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+    std::string got;
+    std::array<char, 4096> buf;
+    // Without the go-ahead nothing comes: the read times out, and fails the test.
+    while (!(got.size() > interim.size() && got.ends_with("\r\n\r\nhello"))) {
+      auto n = co_await with_timeout(c.read(buf), 20s);
+      CO_ASSERT(n && *n > 0);
+      got.append(buf.data(), *n);
+    }
+    CO_ASSERT(got.starts_with(interim));
+    const auto first = split_answers(std::string_view(got).substr(interim.size()));
+    CO_ASSERT(first.size() == 1);
+    EXPECT_EQ(first[0].status, 200);
+    // The body, then a next request on the same connection.
+    CO_ASSERT(co_await c.write_all(
+        std::string_view("bodyGET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")));
+    const auto next = split_answers(co_await read_to_end(c));
+    CO_ASSERT(next.size() == 1);
+    EXPECT_EQ(next[0].body, "hello");
+
+    // Refused (405): the answer at once, then the end of the connection.
+    const auto refused = split_answers(co_await exchange(
+        port, "POST /hello HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+    CO_ASSERT(refused.size() == 1);
+    EXPECT_EQ(refused[0].status, 405);
+    EXPECT_EQ(refused[0].field("Connection"), "close");
+  });
+}
+
 // Each case: the request, the status it must get; the connection then ends.
 TEST_F(static_http_server, Refusals) {
   http_server::config cfg = demo_config();
