@@ -61,16 +61,11 @@ d::step handshake_through_memory(d::engine& client, d::engine& server) {
 namespace {
 
 std::string probe(const cert_set& certs) {
-  auto server_ctx = corio::tls::context::create(corio::tls::role::server);
-  auto client_ctx = corio::tls::context::create(corio::tls::role::client);
-  if (!server_ctx || !client_ctx) return {};
-  if (!server_ctx->use_certificate_chain_pem(certs.server.cert_pem) ||
-      !server_ctx->use_private_key_pem(certs.server.key_pem)) {
-    return {};  // the tests report this themselves
-  }
-  client_ctx->set_verify_peer(false);
-  auto client = d::make_engine(client_ctx->impl(), false, "localhost");
-  auto server = d::make_engine(server_ctx->impl(), true, {});
+  auto ctx = make_contexts(certs);
+  if (!ctx) return {};  // the tests report this themselves
+  ctx->client.set_verify_peer(false);  // the question is the server side alone
+  auto client = d::make_engine(ctx->client.impl(), false, "localhost");
+  auto server = d::make_engine(ctx->server.impl(), true, {});
   if (!client || !server) return {};
   const auto s = handshake_through_memory(**client, **server);
   if (s.st == d::status::failed && s.ec == corio::tls::errc::not_supported) {
